@@ -38,7 +38,7 @@ export const CODES = {
   SS212: { severity: 'error', title: 'in-band errors without an error message name, or a name given for another mode' },
   SS213: { severity: 'error', title: 'a termination or error message name is also a message name' },
   SS214: { severity: 'error', title: 'two streams share a path' },
-  SS215: { severity: 'error', title: 'buffer or retention is not a positive bound' },
+  SS215: { severity: 'error', title: 'more credits granted than the buffer holds' },
   // SS3xx: fit between contract and transport
   SS301: { severity: 'error', title: 'the transport cannot carry this direction' },
   SS302: { severity: 'error', title: 'credit backpressure on a one-way transport' },

@@ -224,8 +224,21 @@ export interface Heartbeat {
   readonly pos: SourcePos;
 }
 
+/** TS type names derived from a stream, claimed by the builder so they never meet a schema's name. */
+export interface StreamTypeNames {
+  /** The union of server -> client messages (`CompletionMessage`). */
+  readonly message: string;
+  /** The union of client -> server messages (`RoomClientMessage`). */
+  readonly clientMessage: string;
+  /** Path parameters (`CompletionParams`). */
+  readonly params: string;
+  /** Error codes (`CompletionErrorCode`). */
+  readonly errorCode: string;
+}
+
 export interface Stream {
   readonly name: Names;
+  readonly typeNames: StreamTypeNames;
   readonly summary?: string;
   readonly description?: string;
   readonly path: StreamPath;

@@ -61,7 +61,7 @@ export interface NumberSchema extends SchemaBase {
 }
 export interface IntegerSchema extends SchemaBase {
   readonly kind: 'integer';
-  /** int64/uint64 travel as decimal strings in JSON (as in proto3 JSON); int32 as numbers. */
+  /** Every format travels as a JSON number (TS `number`); the format picks the proto type and range. */
   readonly format: IntFormat;
   readonly minimum?: number;
   readonly maximum?: number;

@@ -85,6 +85,13 @@ const cases: [string, { given: string; transport?: Transport; want: string }][] 
     { given: edit('item: { type: object }', "item: { $ref: '#/components/schemas/Itme' }"), want: 'spec.yaml:13:21 error SS209 $ref "#/components/schemas/Itme" does not resolve: there is no key "components" in the document. Fix the name in the $ref, or add "components" at the top level.' },
   ],
   [
+    'SS109 name that cannot be an identifier',
+    {
+      given: edit('item: { type: object }', '0item: { type: object }'),
+      want: 'spec.yaml:13:7 error SS109 message "0item" cannot be an identifier in TypeScript and proto. Start it with an ASCII letter and use only letters, digits, "_", "-" and ".".',
+    },
+  ],
+  [
     'SS210 sample without interval',
     { given: edit('backpressure: { strategy: pull }', 'backpressure: { strategy: sample }\nlossy: true'), want: 'spec.yaml:15:5 error SS210 sample backpressure needs "interval", how often the latest value is sent. Add interval: 250ms (or another duration).' },
   ],
@@ -129,6 +136,16 @@ const cases: [string, { given: string; transport?: Transport; want: string }][] 
     { given: `${BASE}\nresume: { strategy: last-event-id, retention: { messages: 100 } }`, transport: 'ndjson', want: 'spec.yaml:16:5 warning SS306 stream "feed" resumes by last-event-id, but NDJSON\'s native resume is token; the generated code resumes by token. Write strategy: token to say what happens.' },
   ],
 ];
+
+/** Two streams on one path: needs a second stream, so it is a whole contract of its own. */
+it('SS214 two streams on one path', () => {
+  const second = BASE.replace('{id}', '{other}').replace('id: { type: string }', 'other: { type: string }');
+  writeFileSync(join(dir, 'SS214.yaml'), contract(BASE, `  again:\n${second.split('\n').map((l) => `    ${l}`).join('\n')}\n`));
+  const r = lintSpec('SS214.yaml', { cwd: dir });
+  expect(formatText(r.diagnostics, r.sources).split('\n').filter((l) => /^\S/.test(l))).toEqual([
+    'SS214.yaml:17:11 error SS214 stream "again" has the same path as stream "feed" (/v1/feed/{id}), so a request could not be routed. Give each stream its own path.',
+  ]);
+});
 
 describe('discipline and transport-fit diagnostics', () => {
   it.each(cases)('%s', (name, { given, transport, want }) => {

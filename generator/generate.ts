@@ -1,0 +1,112 @@
+// The engine behind the CLI: lint, then targets -> render -> format -> write. It never prints and
+// never exits; the CLI (and any build script) decides what to do with the result.
+
+import { readFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { hasErrors, type Diagnostic } from './diagnostics.ts';
+import type { Transport } from './ir/types.ts';
+import { lintSpec } from './pipeline.ts';
+import { formatTs } from './render/format.ts';
+import { createRenderer, type Renderer } from './render/handlebars.ts';
+import { NOT_YET, PROTO_LOCK_FILE, TEMPLATES_DIR, targetsFor, type Target } from './targets/index.ts';
+import { readManifest, reusableContent, sha256, type Manifest } from './write/manifest.ts';
+import { diffOutput, writeOutput, type OutputFile, type WriteResult } from './write/write.ts';
+
+export interface GenerateOptions {
+  readonly spec: string;
+  readonly transport?: Transport;
+  /** Output folder; default `generated/<spec name>`. Relative to cwd. */
+  readonly out?: string;
+  /** Render in memory only: nothing is written. */
+  readonly dryRun?: boolean;
+  readonly cwd?: string;
+}
+
+export interface GenerateResult {
+  readonly ok: boolean;
+  readonly diagnostics: readonly Diagnostic[];
+  readonly sources: ReadonlyMap<string, string>;
+  /** Files of the contract (spec and `$ref`'d files). */
+  readonly inputs: readonly string[];
+  readonly outDir: string | undefined;
+  readonly transport: Transport | undefined;
+  readonly files: readonly OutputFile[];
+  /** Artifacts this build cannot emit yet for the transport. */
+  readonly notYet: readonly string[];
+  /** Present when files were written (or writing was refused). */
+  readonly write?: WriteResult;
+  /** How long each stage took, in ms. */
+  readonly timings: { readonly lint: number; readonly render: number; readonly format: number; readonly write: number };
+}
+
+let renderer: Renderer | undefined;
+
+export async function generate(opts: GenerateOptions): Promise<GenerateResult> {
+  const cwd = opts.cwd ?? process.cwd();
+  const t0 = performance.now();
+  const lint = lintSpec(opts.spec, { ...(opts.transport ? { transport: opts.transport } : {}), cwd });
+  const t1 = performance.now();
+  const base = { diagnostics: lint.diagnostics, sources: lint.sources, inputs: lint.files };
+  if (!lint.bound || hasErrors(lint.diagnostics)) {
+    return { ...base, ok: false, outDir: undefined, transport: undefined, files: [], notYet: [], timings: { lint: t1 - t0, render: 0, format: 0, write: 0 } };
+  }
+  const bound = lint.bound;
+  const outDir = opts.out ?? join('generated', bound.contract.id);
+  const absOut = resolve(cwd, outDir);
+
+  const manifest = readManifestSafe(absOut);
+  const previousLock = readOwned(absOut, manifest, PROTO_LOCK_FILE);
+  const targets = targetsFor({ bound, previousLock });
+
+  renderer ??= createRenderer(TEMPLATES_DIR);
+  const rendered = targets.map((t) => ({ target: t, text: render(renderer!, t) }));
+  const t2 = performance.now();
+
+  const files = await Promise.all(rendered.map(({ target, text }) => finish(target, text, absOut, manifest)));
+  const t3 = performance.now();
+
+  const result = { ...base, outDir: relative(cwd, absOut) || '.', transport: bound.transport, files, notYet: NOT_YET[bound.transport] ?? [] };
+  if (opts.dryRun) return { ...result, ok: true, timings: { lint: t1 - t0, render: t2 - t1, format: t3 - t2, write: 0 } };
+  const write = writeOutput(absOut, files, { spec: bound.contract.file, specHash: bound.contract.hash });
+  const t4 = performance.now();
+  return { ...result, ok: write.ok, write, timings: { lint: t1 - t0, render: t2 - t1, format: t3 - t2, write: t4 - t3 } };
+}
+
+/** Files in `outDir` that differ from what the spec generates now (for `check`). */
+export async function checkStale(opts: GenerateOptions): Promise<{ result: GenerateResult; stale: string[]; missing: string[]; extra: string[] }> {
+  const result = await generate({ ...opts, dryRun: true });
+  if (!result.ok || !result.outDir) return { result, stale: [], missing: [], extra: [] };
+  const diff = diffOutput(resolve(opts.cwd ?? process.cwd(), result.outDir), result.files);
+  return { result, ...diff };
+}
+
+function render(r: Renderer, t: Target): string {
+  return t.kind === 'template' ? r.render(t.template, t.context) : t.text;
+}
+
+/** Formats a file unless the manifest shows the same pre-format text already formatted on disk. */
+async function finish(t: Target, text: string, absOut: string, manifest: Manifest | undefined): Promise<OutputFile> {
+  if (t.finish === 'none') return { path: t.path, content: text };
+  const sourceHash = sha256(text);
+  const reused = reusableContent(absOut, manifest, t.path, sourceHash);
+  return { path: t.path, content: reused ?? (await formatTs(text, t.path)), sourceHash };
+}
+
+function readManifestSafe(absOut: string): Manifest | undefined {
+  try {
+    return readManifest(absOut);
+  } catch {
+    // A corrupt manifest is reported by writeOutput, which refuses to write; here it only means no cache.
+    return undefined;
+  }
+}
+
+/** A file's text when streamspec wrote it (it is in the manifest), else undefined. */
+function readOwned(absOut: string, manifest: Manifest | undefined, path: string): string | undefined {
+  if (!manifest || !Object.hasOwn(manifest.files, path)) return undefined;
+  try {
+    return readFileSync(join(absOut, path), 'utf8');
+  } catch {
+    return undefined;
+  }
+}

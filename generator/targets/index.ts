@@ -1,0 +1,64 @@
+// Which files a bound contract becomes, with what template and context. One list for every
+// transport; a transport's own artifacts join it as their issues land.
+
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { BoundContract } from '../ir/bind.ts';
+import { header } from '../render/header.ts';
+import { buildProtoModel, parseProtoLock, printProtoLock } from '../schema/proto.ts';
+import { typesView, validateView } from './typescript.ts';
+
+export const TEMPLATES_DIR = fileURLToPath(new URL('../../templates/', import.meta.url));
+
+/** How a file's text is finished after rendering. */
+export type Finish = 'ts' | 'none';
+
+export type Target =
+  | { readonly kind: 'template'; readonly path: string; readonly template: string; readonly context: unknown; readonly finish: Finish }
+  | { readonly kind: 'text'; readonly path: string; readonly text: string; readonly finish: Finish };
+
+/** Runtime modules copied verbatim into `runtime/`, per artifact that needs them. */
+const RUNTIME_FILES = ['validation.ts'] as const;
+
+/** Artifacts the design promises that this build cannot emit yet, per transport. */
+export const NOT_YET: Readonly<Record<string, readonly string[]>> = {
+  sse: ['server.ts', 'client.ts', 'conformance/'],
+  ndjson: ['server.ts', 'client.ts', 'conformance/'],
+  websocket: ['server.ts', 'client.ts', 'conformance/'],
+  grpc: ['server.ts', 'client.ts', 'conformance/'],
+};
+
+export const PROTO_LOCK_FILE = 'proto.lock.json';
+
+export interface TargetInput {
+  readonly bound: BoundContract;
+  /** Text of the previous `proto.lock.json` in the output folder, if any. */
+  readonly previousLock: string | undefined;
+}
+
+export function targetsFor({ bound, previousLock }: TargetInput): Target[] {
+  const c = bound.contract;
+  const ts = header(c.file, c.hash, 'ts');
+  const proto = buildProtoModel(c, previousLock === undefined ? undefined : parseProtoLock(previousLock));
+  return [
+    { kind: 'template', path: 'types.ts', template: 'ts/types.ts.hbs', context: typesView(bound, ts), finish: 'ts' },
+    { kind: 'template', path: 'validate.ts', template: 'ts/validate.ts.hbs', context: validateView(bound, ts), finish: 'ts' },
+    ...RUNTIME_FILES.map(
+      (name): Target => ({
+        kind: 'text',
+        path: `runtime/${name}`,
+        text: `${ts}\n${readFileSync(new URL(`../../templates/runtime/${name}`, import.meta.url), 'utf8')}`,
+        finish: 'none',
+      }),
+    ),
+    {
+      kind: 'template',
+      path: `proto/${proto.path}`,
+      template: 'proto/file.proto.hbs',
+      context: { ...proto.view, header: header(c.file, c.hash, 'proto') },
+      finish: 'none',
+    },
+    { kind: 'template', path: 'proto/buf.yaml', template: 'proto/buf.yaml.hbs', context: { header: header(c.file, c.hash, 'yaml') }, finish: 'none' },
+    { kind: 'text', path: PROTO_LOCK_FILE, text: printProtoLock(proto.lock), finish: 'none' },
+  ];
+}

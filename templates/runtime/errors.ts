@@ -1,0 +1,30 @@
+// Typed stream errors, shared by generated servers (handlers throw StreamError) and clients
+// (which raise all three). Browser-safe and tiny: it ships in every client bundle.
+
+/** An error the contract names: `code` is one of the stream's error codes or a built-in. */
+export class StreamError extends Error {
+  readonly code: string;
+  readonly retryable: boolean;
+  constructor(code: string, message: string, options?: { retryable?: boolean }) {
+    super(message);
+    this.name = 'StreamError';
+    this.code = code;
+    this.retryable = options?.retryable === true;
+  }
+}
+
+/** The stream ended without its terminal message and could not be resumed. */
+export class StreamInterruptedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StreamInterruptedError';
+  }
+}
+
+/** The peer broke the wire protocol: a malformed frame, or a gap in sequence numbers. */
+export class StreamProtocolError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StreamProtocolError';
+  }
+}

@@ -7,6 +7,7 @@ import { hasErrors, type Diagnostic } from './diagnostics.ts';
 import type { Transport } from './ir/types.ts';
 import { lintSpec } from './pipeline.ts';
 import { formatTs } from './render/format.ts';
+import { ProtoLockError } from './schema/proto.ts';
 import { createRenderer, type Renderer } from './render/handlebars.ts';
 import { NOT_YET, PROTO_LOCK_FILE, TEMPLATES_DIR, targetsFor, type Target } from './targets/index.ts';
 import { readManifest, reusableContent, sha256, type Manifest } from './write/manifest.ts';
@@ -56,7 +57,25 @@ export async function generate(opts: GenerateOptions): Promise<GenerateResult> {
 
   const manifest = readManifestSafe(absOut);
   const previousLock = readOwned(absOut, manifest, PROTO_LOCK_FILE);
-  const targets = targetsFor({ bound, previousLock });
+  let targets: Target[];
+  try {
+    targets = targetsFor({ bound, previousLock });
+  } catch (e) {
+    if (!(e instanceof ProtoLockError)) throw e;
+    // The lock keeps field numbers stable; guessing past a corrupt one could renumber fields.
+    const lockPath = join(relative(cwd, absOut) || '.', PROTO_LOCK_FILE);
+    const message = `${lockPath} is corrupt (${e.message}); nothing was written. Restore it from version control, or delete it to number fields afresh (a breaking change for existing clients).`;
+    return {
+      ...base,
+      ok: false,
+      outDir: relative(cwd, absOut) || '.',
+      transport: bound.transport,
+      files: [],
+      notYet: [],
+      write: { ok: false, error: { code: 'IO', file: PROTO_LOCK_FILE, message } },
+      timings: { lint: t1 - t0, render: 0, format: 0, write: 0 },
+    };
+  }
 
   renderer ??= createRenderer(TEMPLATES_DIR);
   const rendered = targets.map((t) => ({ target: t, text: render(renderer!, t) }));

@@ -125,6 +125,18 @@ describe('generate', () => {
     expect(existsSync(join(dir, 'generated/assistant/validate.ts'))).toBe(false);
   });
 
+  it('a corrupt proto.lock.json is reported and nothing is written', () => {
+    const dir = project('gen-lock');
+    expect(cli(['generate', 'spec/assistant.yaml'], dir).status).toBe(0);
+    writeFileSync(join(dir, 'generated/assistant/proto.lock.json'), '{ not json');
+    const bytes = readTree(join(dir, 'generated'));
+    const r = cli(['generate', 'spec/assistant.yaml'], dir);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^spec\/assistant\.yaml: not generated: generated\/assistant\/proto\.lock\.json is corrupt \(.+\); nothing was written\. Restore it from version control/);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(readTree(join(dir, 'generated'))).toEqual(bytes);
+  });
+
   it('never deletes a file it did not write, and removes its own stale files', () => {
     const dir = project('gen-delete');
     expect(cli(['generate', 'spec/assistant.yaml', '--transport', 'ndjson'], dir).status).toBe(0);

@@ -1,0 +1,455 @@
+// The HTTP side of SSE and NDJSON streams: routing, request checks, resume, and the run of one
+// handler behind a response. The generated `server.ts` describes each stream with a
+// StreamDescriptor and calls createHttpRouter; the wire protocol is docs/http-streaming.md.
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { StreamError } from './errors.js';
+import { frameId, newStreamId, parseFrameId, type FrameEncoder, type Message } from './frames.js';
+import { fetchExchange, nodeExchange, type Exchange } from './http-exchange.js';
+import { createInstanceRegistry, type StreamInstance } from './instance-registry.js';
+import { NDJSON_HEADERS, ndjsonEncoder } from './ndjson-writer.js';
+import { createReplayBuffer } from './replay-buffer.js';
+import { SSE_HEADERS, sseEncoder } from './sse-writer.js';
+import { pump, type PumpEnd } from './stream-pump.js';
+import type { Issue } from './validation.js';
+
+export { StreamError } from './errors.js';
+export type { Message } from './frames.js';
+
+export type Transport = 'sse' | 'ndjson';
+export type QueryType = 'string' | 'number' | 'integer' | 'boolean' | 'string[]' | 'number[]' | 'integer[]' | 'boolean[]';
+
+export interface StreamDescriptor {
+  /** The stream's wire name. */
+  readonly name: string;
+  /** `'/v1/conversations/', { param: 'conversationId' }, '/completion'` */
+  readonly path: readonly (string | { readonly param: string })[];
+  /** GET: the request (if any) from the query string; POST: a JSON body. */
+  readonly method: 'GET' | 'POST';
+  /** How to parse each query parameter of a flat request. */
+  readonly query?: Readonly<Record<string, QueryType>>;
+  readonly validateParams: (v: unknown) => Issue[];
+  readonly validateRequest?: (v: unknown) => Issue[];
+  /** Checks `{ type, data }` as the handler yielded or returned it. */
+  readonly validateMessage: (m: unknown) => Issue[];
+  /** The termination message's name. */
+  readonly terminal: string;
+  readonly errors: { readonly mode: 'fail-fast' | 'in-band'; readonly message?: string; readonly codes: readonly string[] };
+  readonly backpressure: {
+    readonly kind: 'pull' | 'block' | 'drop-oldest' | 'drop-newest' | 'sample';
+    readonly buffer: number;
+    readonly intervalMs?: number;
+  };
+  /** Absent: the stream cannot be resumed. */
+  readonly resume?: { readonly messages: number; readonly seconds?: number };
+  readonly heartbeatMs: number;
+}
+
+export interface HandlerContext {
+  readonly params: any;
+  readonly request: any;
+  /** Aborted when the client goes away or the router closes. */
+  readonly signal: AbortSignal;
+  /** On a resumed call: the seq of the last frame already produced; yield what comes after it. */
+  readonly resumeFrom: number | undefined;
+  readonly headers: Headers;
+}
+
+export type StreamHandler = (ctx: HandlerContext) => AsyncIterator<{ type: string; data: unknown }, { type: string; data: unknown } | void>;
+
+export interface RouterOptions {
+  /** Default: no CORS headers (same origin only). */
+  readonly cors?: { readonly origin: readonly string[] | '*'; readonly credentials?: boolean };
+  /** Default console.error. A handler that crashes is reported here and never crashes the process. */
+  readonly onError?: (error: unknown, stream: string) => void;
+  /** Default true: a message that breaks the contract ends the stream with INTERNAL (and is reported). */
+  readonly validateOutput?: boolean;
+  /** Bound on retained stream instances (default 10000). */
+  readonly maxInstances?: number;
+  /** The SSE `retry:` value in ms (default 1000). */
+  readonly retryMs?: number;
+  /** Largest POST body in bytes (default 1 MiB); larger: 413. */
+  readonly maxBodyBytes?: number;
+  /** Clock for retention by time; for tests. */
+  readonly now?: () => number;
+}
+
+export interface HttpRouter {
+  /** A node:http request listener (Express and Fastify can mount it too). */
+  node(req: IncomingMessage, res: ServerResponse): void;
+  /** A fetch handler (Hono, Bun, Deno). */
+  fetch(req: Request): Promise<Response>;
+  /** Aborts running handlers and clears timers; later requests get 503. */
+  close(): void;
+}
+
+/** A message that breaks the contract: the stream ends with INTERNAL and this is reported. */
+export class ContractViolation extends Error {
+  constructor(stream: string, message: string) {
+    super(`stream ${JSON.stringify(stream)}: ${message}`);
+    this.name = 'ContractViolation';
+  }
+}
+
+const DEFAULT_MAX_BODY = 1024 * 1024;
+
+interface Route {
+  readonly descriptor: StreamDescriptor;
+  readonly handler: StreamHandler;
+  readonly pattern: RegExp;
+  readonly params: readonly string[];
+}
+
+const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+function compile(descriptor: StreamDescriptor, handler: StreamHandler): Route {
+  const params: string[] = [];
+  const source = descriptor.path
+    .map((part) => {
+      if (typeof part === 'string') return escapeRegExp(part);
+      params.push(part.param);
+      return '([^/]+)';
+    })
+    .join('');
+  return { descriptor, handler, pattern: new RegExp(`^${source}$`), params };
+}
+
+/** Sets `key` as an own property even when it is `__proto__`. */
+function put(target: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
+function scalar(raw: string, type: string): unknown {
+  switch (type) {
+    case 'number':
+    case 'integer': {
+      // A value that does not parse stays a string, so the validator names the field.
+      const n = Number(raw);
+      return raw.trim() !== '' && Number.isFinite(n) ? n : raw;
+    }
+    case 'boolean':
+      return raw === 'true' ? true : raw === 'false' ? false : raw;
+    default:
+      return raw;
+  }
+}
+
+/** A flat request from the query string: arrays as repeated keys, scalars parsed per the schema. */
+export function parseQuery(
+  search: URLSearchParams,
+  types: Readonly<Record<string, QueryType>> | undefined,
+  reserved: string,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const key of new Set(search.keys())) {
+    if (key === reserved) continue;
+    const values = search.getAll(key);
+    const type = types && Object.prototype.hasOwnProperty.call(types, key) ? types[key]! : 'string';
+    if (type.endsWith('[]'))
+      put(
+        out,
+        key,
+        values.map((v) => scalar(v, type.slice(0, -2))),
+      );
+    // A scalar given twice stays an array, so the validator reports it instead of one value winning.
+    else put(out, key, values.length === 1 ? scalar(values[0]!, type) : values.map((v) => scalar(v, type)));
+  }
+  return out;
+}
+
+const JSON_HEADERS = { 'content-type': 'application/json', 'cache-control': 'no-store' };
+
+interface Transport_ {
+  readonly encoder: FrameEncoder;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly resumeHeader: string;
+  readonly resumeQuery: string;
+}
+
+const TRANSPORTS: Record<Transport, Transport_> = {
+  sse: { encoder: sseEncoder, headers: SSE_HEADERS, resumeHeader: 'last-event-id', resumeQuery: 'lastEventId' },
+  ndjson: { encoder: ndjsonEncoder, headers: NDJSON_HEADERS, resumeHeader: 'streamspec-resume', resumeQuery: 'resume' },
+};
+
+export function createHttpRouter(
+  transport: Transport,
+  routes: readonly (readonly [StreamDescriptor, StreamHandler])[],
+  options: RouterOptions = {},
+): HttpRouter {
+  const wire = TRANSPORTS[transport];
+  const compiled = routes.map(([d, h]) => compile(d, h));
+  const onError = options.onError ?? ((error: unknown, stream: string) => console.error(`streamspec: stream ${stream}:`, error));
+  const report = (error: unknown, stream: string) => {
+    try {
+      onError(error, stream);
+    } catch {
+      // A failing error reporter must not take the server down either.
+    }
+  };
+  const validateOutput = options.validateOutput ?? true;
+  const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY;
+  const retryMs = options.retryMs ?? 1000;
+  const now = options.now ?? Date.now;
+  const registry = createInstanceRegistry({ maxInstances: options.maxInstances ?? 10000, now });
+  const running = new Set<AbortController>();
+  let closed = false;
+
+  const cors = options.cors;
+  const corsHeaders = (origin: string | null): Record<string, string> => {
+    if (!cors) return {};
+    const anyOrigin = cors.origin === '*';
+    // The answer depends on Origin unless it is a plain `*`: caches must keep them apart.
+    const h: Record<string, string> = anyOrigin && !cors.credentials ? {} : { vary: 'Origin' };
+    if (origin === null || !(anyOrigin || cors.origin.includes(origin))) return h;
+    h['access-control-allow-origin'] = anyOrigin && !cors.credentials ? '*' : origin;
+    if (cors.credentials) h['access-control-allow-credentials'] = 'true';
+    return h;
+  };
+
+  const fail = (ex: Exchange, status: number, code: string, message: string, extra: Record<string, string> = {}, issues?: Issue[]) =>
+    ex.reply(
+      status,
+      { ...JSON_HEADERS, ...corsHeaders(ex.headers.get('origin')), ...extra },
+      JSON.stringify(issues ? { code, message, issues } : { code, message }),
+    );
+
+  async function handle(ex: Exchange): Promise<void> {
+    if (closed) return fail(ex, 503, 'UNAVAILABLE', 'the server is shutting down');
+    const path = ex.url.pathname;
+    const matches = compiled.map((route) => ({ route, m: route.pattern.exec(path) })).filter((x) => x.m !== null);
+    if (matches.length === 0) return fail(ex, 404, 'NOT_FOUND', `no stream at ${path}`);
+    const methods = [...new Set(matches.map((x) => x.route.descriptor.method))];
+    const allow = [...methods, 'OPTIONS'].join(', ');
+
+    if (ex.method === 'OPTIONS') {
+      const h: Record<string, string> = { allow, ...corsHeaders(ex.headers.get('origin')) };
+      if (h['access-control-allow-origin'] !== undefined) {
+        h['access-control-allow-methods'] = methods.join(', ');
+        const asked = ex.headers.get('access-control-request-headers');
+        if (asked) h['access-control-allow-headers'] = asked;
+        h['access-control-max-age'] = '600';
+      }
+      return ex.reply(204, h);
+    }
+    const match = matches.find((x) => x.route.descriptor.method === ex.method);
+    if (!match) return fail(ex, 405, 'METHOD_NOT_ALLOWED', `${ex.method} is not allowed here; use ${methods.join(' or ')}`, { allow });
+    const { route, m } = match;
+    const d = route.descriptor;
+
+    const issues: Issue[] = [];
+    const params: Record<string, unknown> = {};
+    route.params.forEach((name, i) => {
+      try {
+        put(params, name, decodeURIComponent(m![i + 1]!));
+      } catch {
+        issues.push({ path: `params.${name}`, message: 'invalid percent-encoding' });
+      }
+    });
+    if (issues.length === 0) issues.push(...d.validateParams(params));
+
+    let request: unknown;
+    if (d.validateRequest) {
+      if (d.method === 'GET') request = parseQuery(ex.url.searchParams, d.query, wire.resumeQuery);
+      else {
+        const type = ex.headers.get('content-type') ?? '';
+        // Only JSON: a cross-site form cannot send it without a CORS preflight.
+        if (!/^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(type))
+          return fail(ex, 415, 'UNSUPPORTED_MEDIA_TYPE', 'the request body must be application/json');
+        const body = await ex.readBody(maxBody);
+        if (body.kind === 'gone') return;
+        if (body.kind === 'too-large')
+          return fail(ex, 413, 'PAYLOAD_TOO_LARGE', `the request body is larger than ${maxBody} bytes`, { connection: 'close' });
+        try {
+          request = JSON.parse(body.text);
+        } catch (e) {
+          issues.push({ path: 'request', message: `invalid JSON: ${(e as Error).message}` });
+        }
+      }
+      if (!issues.some((i) => i.path === 'request')) issues.push(...d.validateRequest(request));
+    }
+    if (issues.length > 0) {
+      const message = issues.map((i) => `${i.path}: ${i.message}`).join('; ');
+      return fail(ex, 400, 'INVALID_REQUEST', message, {}, issues);
+    }
+
+    const resumeId = ex.headers.get(wire.resumeHeader) || ex.url.searchParams.get(wire.resumeQuery) || undefined;
+    let instance: StreamInstance;
+    let replay: string[] = [];
+    if (resumeId !== undefined) {
+      const at = parseFrameId(resumeId);
+      const known = at && registry.get(at.streamId);
+      if (!at || !known || known.stream !== d.name) return fail(ex, 410, 'RESUME_EXPIRED', `stream position ${resumeId} is not retained`);
+      if (known.ended && at.seq === known.replay.lastSeq) return ex.reply(204, corsHeaders(ex.headers.get('origin')));
+      const missed = known.replay.after(at.seq);
+      if (!missed) return fail(ex, 410, 'RESUME_EXPIRED', `stream position ${resumeId} is no longer retained`);
+      // The earlier connection may be half-open and still running; this one takes over.
+      known.live?.abort();
+      instance = known;
+      replay = missed;
+    } else {
+      const streamId = newStreamId();
+      instance = d.resume
+        ? registry.create(streamId, d.name, d.resume)
+        : { streamId, stream: d.name, replay: createReplayBuffer<string>({ messages: 0 }), ended: false, live: undefined };
+    }
+
+    const sink = ex.open({ ...wire.headers, ...corsHeaders(ex.headers.get('origin')) });
+    const opening = (transport === 'sse' ? wire.encoder.preamble(retryMs) : '') + replay.join('');
+    if (opening) sink.write(opening);
+    if (instance.ended) return sink.end();
+    await run(ex, route, instance, sink, params, request, resumeId !== undefined);
+  }
+
+  async function run(
+    ex: Exchange,
+    route: Route,
+    instance: StreamInstance,
+    sink: ReturnType<Exchange['open']>,
+    params: unknown,
+    request: unknown,
+    resumed: boolean,
+  ): Promise<void> {
+    const d = route.descriptor;
+    const controller = new AbortController();
+    const stop = () => controller.abort();
+    if (ex.signal.aborted) stop();
+    else ex.signal.addEventListener('abort', stop, { once: true });
+    running.add(controller);
+    instance.live = controller;
+
+    // A heartbeat goes out once the response has been quiet for a whole interval, so the longest
+    // silence a client sees is one interval (a fixed ticker would allow almost two).
+    const intervalMs = Math.max(1, d.heartbeatMs);
+    let lastWrite = performance.now();
+    let heartbeat: ReturnType<typeof setTimeout> | undefined;
+    const beatIn = (ms: number) => {
+      heartbeat = setTimeout(beat, ms);
+      heartbeat.unref?.();
+    };
+    const beat = () => {
+      const quiet = performance.now() - lastWrite;
+      if (quiet < intervalMs - 1) return beatIn(intervalMs - quiet);
+      sink.write(wire.encoder.heartbeat());
+      lastWrite = performance.now();
+      beatIn(intervalMs);
+    };
+    beatIn(intervalMs);
+    const counted = {
+      write: (chunk: string) => {
+        lastWrite = performance.now();
+        registry.touch(instance);
+        return sink.write(chunk);
+      },
+      drained: () => sink.drained(),
+    };
+
+    const check = (m: unknown, terminal: boolean): Message => {
+      if (typeof m !== 'object' || m === null || typeof (m as Message).type !== 'string')
+        throw new ContractViolation(
+          d.name,
+          `the handler ${terminal ? 'returned' : 'yielded'} ${JSON.stringify(m)}, not a { type, data } message`,
+        );
+      const msg = m as Message;
+      if (terminal && msg.type !== d.terminal)
+        throw new ContractViolation(
+          d.name,
+          `the handler returned ${JSON.stringify(msg.type)}; the terminal message is ${JSON.stringify(d.terminal)}`,
+        );
+      if (!terminal && msg.type === d.terminal)
+        throw new ContractViolation(d.name, `the handler yielded the terminal message ${JSON.stringify(d.terminal)}; return it instead`);
+      if (validateOutput) {
+        const issues = d.validateMessage(msg);
+        if (issues.length > 0)
+          throw new ContractViolation(
+            d.name,
+            `message ${JSON.stringify(msg.type)} breaks the contract: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`,
+          );
+      }
+      return msg;
+    };
+    const frame = (m: Message, dropped: number): string => {
+      const seq = instance.replay.lastSeq + 1;
+      const chunk = wire.encoder.frame({ seq, id: frameId(instance.streamId, seq), type: m.type, data: m.data, dropped });
+      instance.replay.append(chunk);
+      return chunk;
+    };
+
+    let end: PumpEnd;
+    try {
+      let source: AsyncIterator<Message, Message | void>;
+      try {
+        source = route.handler({
+          params,
+          request,
+          signal: controller.signal,
+          resumeFrom: resumed ? instance.replay.lastSeq : undefined,
+          headers: ex.headers,
+        });
+        if (typeof source?.next !== 'function') throw new ContractViolation(d.name, 'the handler did not return an async iterator');
+      } catch (error) {
+        source = { next: () => Promise.reject(error) };
+      }
+      end = await pump(source, counted, {
+        backpressure: d.backpressure,
+        signal: controller.signal,
+        encode: (m, dropped) => frame(check(m, false), dropped),
+        onError: (e) => report(e, d.name),
+      });
+      if (end.kind === 'aborted') return;
+      let last: string;
+      if (end.kind === 'done') {
+        try {
+          last = frame(check(end.value ?? { type: d.terminal, data: null }, true), end.dropped);
+        } catch (error) {
+          last = frame(errorMessage(error, d), 0);
+        }
+      } else last = frame(errorMessage(end.error, d), end.dropped);
+      instance.ended = true;
+      counted.write(last);
+    } finally {
+      // Also on an unexpected throw: the response must never stay open with nobody writing.
+      sink.end();
+      clearTimeout(heartbeat);
+      ex.signal.removeEventListener('abort', stop);
+      running.delete(controller);
+      if (instance.live === controller) instance.live = undefined;
+      registry.touch(instance);
+    }
+
+    function errorMessage(error: unknown, desc: StreamDescriptor): Message {
+      if (error instanceof StreamError && desc.errors.codes.includes(error.code))
+        return { type: '$error', data: { code: error.code, message: error.message, retryable: error.retryable } };
+      // Anything else is a bug on the server: logged here, and no detail leaks to the client.
+      report(error, desc.name);
+      return { type: '$error', data: { code: 'INTERNAL', message: 'internal error', retryable: false } };
+    }
+  }
+
+  const guard = (ex: Exchange, p: Promise<void>) =>
+    p.catch((error: unknown) => {
+      report(error, '(router)');
+      try {
+        fail(ex, 500, 'INTERNAL', 'internal error');
+      } catch {
+        // Headers were already sent; the stream just ends.
+      }
+    });
+
+  return {
+    node(req, res) {
+      const ex = nodeExchange(req, res);
+      void guard(ex, handle(ex));
+    },
+    fetch(req) {
+      const { exchange, response } = fetchExchange(req);
+      void guard(exchange, handle(exchange));
+      return response;
+    },
+    close() {
+      closed = true;
+      for (const c of running) c.abort();
+      running.clear();
+      registry.clear();
+    },
+  };
+}

@@ -1,0 +1,97 @@
+// The stream instances a client may still resume, by streamId. Bounded in count (the least
+// recently active instance goes first) and in time (an instance is forgotten `ttlMs` after its
+// last frame), so a server that runs for months holds a fixed amount of resume state.
+
+import { createReplayBuffer, type ReplayBuffer, type Retention } from './replay-buffer.js';
+
+export interface StreamInstance {
+  readonly streamId: string;
+  /** The wire name of the stream the instance belongs to: an id is never resumed on another stream. */
+  readonly stream: string;
+  /** Encoded frames, numbered by the buffer. */
+  readonly replay: ReplayBuffer<string>;
+  /** True once the terminal message or a `$error` frame was produced. */
+  ended: boolean;
+  /** Aborts the connection currently producing frames for this instance, if any. */
+  live: AbortController | undefined;
+}
+
+export interface InstanceRegistry {
+  readonly size: number;
+  /** A registered instance with an empty replay buffer; may evict the least recently active one. */
+  create(streamId: string, stream: string, retention: Retention): StreamInstance;
+  /** The instance, unless unknown or expired. */
+  get(streamId: string): StreamInstance | undefined;
+  /** Records activity (a frame, a connection ending): restarts the instance's time to live. */
+  touch(instance: StreamInstance): void;
+  clear(): void;
+}
+
+export interface RegistryOptions {
+  readonly maxInstances: number;
+  readonly now?: () => number;
+}
+
+/** How long an instance is kept after its last frame when the contract gives no `retention.seconds`. */
+export const DEFAULT_RETENTION_SECONDS = 300;
+
+interface Entry {
+  readonly instance: StreamInstance;
+  readonly ttlMs: number;
+  touchedAt: number;
+}
+
+export function createInstanceRegistry(options: RegistryOptions): InstanceRegistry {
+  const now = options.now ?? Date.now;
+  // Map iteration order is insertion order; touch() re-inserts, so the front is the least recently active.
+  const entries = new Map<string, Entry>();
+  const expired = (e: Entry, t: number) => t - e.touchedAt >= e.ttlMs;
+
+  const sweep = () => {
+    const t = now();
+    for (const [id, e] of entries) {
+      if (!expired(e, t)) break;
+      // A connected instance is active even when quiet; it expires once its connection ends.
+      if (e.instance.live === undefined) entries.delete(id);
+    }
+  };
+
+  return {
+    get size() {
+      return entries.size;
+    },
+    create(streamId, stream, retention) {
+      sweep();
+      while (entries.size >= options.maxInstances && entries.size > 0) entries.delete(entries.keys().next().value!);
+      const instance: StreamInstance = {
+        streamId,
+        stream,
+        replay: createReplayBuffer<string>(retention, now),
+        ended: false,
+        live: undefined,
+      };
+      const ttlMs = (retention.seconds ?? DEFAULT_RETENTION_SECONDS) * 1000;
+      if (options.maxInstances > 0) entries.set(streamId, { instance, ttlMs, touchedAt: now() });
+      return instance;
+    },
+    get(streamId) {
+      const e = entries.get(streamId);
+      if (!e) return undefined;
+      if (expired(e, now()) && e.instance.live === undefined) {
+        entries.delete(streamId);
+        return undefined;
+      }
+      return e.instance;
+    },
+    touch(instance) {
+      const e = entries.get(instance.streamId);
+      if (!e || e.instance !== instance) return;
+      e.touchedAt = now();
+      entries.delete(instance.streamId);
+      entries.set(instance.streamId, e);
+    },
+    clear() {
+      entries.clear();
+    },
+  };
+}

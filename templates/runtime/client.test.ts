@@ -1,0 +1,553 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import {
+  openStream,
+  toFrame,
+  type ClientOptions,
+  type ConnectionState,
+  type Frame,
+  type Source,
+  type StreamCallOptions,
+  type StreamTarget,
+} from './client.ts';
+import { StreamError, StreamInterruptedError, StreamProtocolError } from './errors.ts';
+import { ndjson } from './ndjson-source.ts';
+import { sse } from './sse-source.ts';
+
+// Drives the client against a scripted node:http server on 127.0.0.1 that writes exact bytes.
+
+type Msg = { type: string; id: string; data: unknown };
+interface Req {
+  method: string;
+  url: string;
+  headers: IncomingMessage['headers'];
+  body: string;
+  at: number;
+  closed: boolean;
+}
+type Handler = (res: ServerResponse, n: number, req: Req) => unknown;
+
+const SID = 'AbCdEfGhIjKlMnOpQrSt_-'; // 22 base64url characters
+const id = (n: number) => `${SID}.${n}`;
+const ev = (n: number, type: string, data: unknown = null) => `id: ${id(n)}\nevent: ${type}\ndata: ${JSON.stringify(data)}\n\n`;
+const nd = (n: number, type: string, data: unknown = null) => JSON.stringify({ seq: n, id: id(n), type, data }) + '\n';
+const sseHead = (res: ServerResponse, retry = 10) => {
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store' });
+  res.write(`retry: ${retry}\n\n`);
+};
+const ndHead = (res: ServerResponse) => res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const servers: Server[] = [];
+beforeEach(() => {
+  // No jitter wait unless a test asks for one: reconnects happen at once.
+  vi.spyOn(Math, 'random').mockReturnValue(0);
+});
+afterEach(async () => {
+  vi.restoreAllMocks();
+  for (const s of servers.splice(0)) {
+    s.closeAllConnections();
+    await new Promise((r) => s.close(r));
+  }
+});
+
+async function serve(handler: Handler) {
+  const reqs: Req[] = [];
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c));
+    req.on('end', () => {
+      const r: Req = { method: req.method!, url: req.url!, headers: req.headers, body, at: performance.now(), closed: false };
+      reqs.push(r);
+      res.on('close', () => (r.closed = true));
+      void handler(res, reqs.length - 1, r);
+    });
+  });
+  servers.push(server);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, reqs };
+}
+
+function open(base: string, target: Partial<StreamTarget> = {}, options?: StreamCallOptions, client: Partial<ClientOptions> = {}) {
+  return openStream<Msg>(
+    { baseUrl: base, ...client },
+    { path: '/s', method: 'GET', terminal: 'done', idleMs: 2000, resume: true, source: sse, ...target },
+    options,
+  );
+}
+
+/** Iterates to the end (or first error) within `ms`, never longer. */
+async function drain(call: AsyncIterable<Msg>, ms = 3000): Promise<{ got: Msg[]; err?: unknown }> {
+  const got: Msg[] = [];
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('drain timed out')), ms)));
+  try {
+    await Promise.race([
+      (async () => {
+        for await (const m of call) got.push(m);
+      })(),
+      timeout,
+    ]);
+    return { got };
+  } catch (err) {
+    if (err instanceof Error && err.message === 'drain timed out') throw err;
+    return { got, err };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function until(cond: () => boolean, ms = 2000) {
+  for (const end = Date.now() + ms; !cond(); await sleep(5)) if (Date.now() > end) throw new Error('condition not met in time');
+}
+
+const types = (got: Msg[]) => got.map((m) => `${m.type}:${JSON.stringify(m.data)}`);
+
+describe('toFrame', () => {
+  it.each<[string, { given: Parameters<typeof toFrame>; want: Frame | 'error' }]>([
+    [
+      'message, seq from id',
+      { given: ['token', id(3), { t: 1 }], want: { kind: 'message', seq: 3, id: id(3), type: 'token', data: { t: 1 } } },
+    ],
+    [
+      'message, seq given and equal',
+      { given: ['token', id(3), null, 3], want: { kind: 'message', seq: 3, id: id(3), type: 'token', data: null } },
+    ],
+    [
+      '$error',
+      {
+        given: ['$error', id(2), { code: 'X', message: 'm', retryable: true }],
+        want: { kind: 'error', seq: 2, id: id(2), code: 'X', message: 'm', retryable: true },
+      },
+    ],
+    ['$dropped', { given: ['$dropped', undefined, { count: 4 }], want: { kind: 'dropped', count: 4 } }],
+    ['seq given and different', { given: ['token', id(3), null, 4], want: 'error' }],
+    ['seq given as a string', { given: ['token', id(3), null, '3'], want: 'error' }],
+    ['seq missing (0)', { given: ['token', id(3), null, 0], want: 'error' }],
+    ['seq 0 in id', { given: ['token', id(0), null], want: 'error' }],
+    ['short stream id', { given: ['token', 'abc.1', null], want: 'error' }],
+    ['no seq in id', { given: ['token', SID, null], want: 'error' }],
+    ['id not a string', { given: ['token', [id(1)], null], want: 'error' }],
+    ['no type', { given: [undefined, id(1), null], want: 'error' }],
+    ['empty type', { given: ['', id(1), null], want: 'error' }],
+    ['type not a string', { given: [5, id(1), null], want: 'error' }],
+    ['unknown reserved type', { given: ['$foo', id(1), null], want: 'error' }],
+    ['$error without code', { given: ['$error', id(1), { message: 'm' }], want: 'error' }],
+    ['$error with null data', { given: ['$error', id(1), null], want: 'error' }],
+    ['$dropped with a bad count', { given: ['$dropped', undefined, { count: 1.5 }], want: 'error' }],
+  ])('%s', (_name, { given, want }) => {
+    if (want === 'error') expect(() => toFrame(...given)).toThrow(StreamProtocolError);
+    else expect(toFrame(...given)).toEqual(want);
+  });
+});
+
+describe('openStream', () => {
+  it('delivers messages in order and ends right after the terminal message', async () => {
+    const { base, reqs } = await serve((res) => {
+      sseHead(res);
+      res.write(ev(1, 'token', { text: 'Hel' }) + ev(2, 'token', { text: 'lo' }));
+      res.write(ev(3, 'done', { finishReason: 'stop' })); // and the response stays open
+    });
+    const states: ConnectionState[] = [];
+    const call = open(base, {}, { onState: (s) => states.push(s) });
+    expect(call.state).toBe('connecting');
+    const { got, err } = await drain(call);
+    expect(err).toBeUndefined();
+    expect(types(got)).toEqual(['token:{"text":"Hel"}', 'token:{"text":"lo"}', 'done:{"finishReason":"stop"}']);
+    expect(got[2]!.id).toBe(id(3));
+    expect(call.lastId).toBe(id(3));
+    expect(states).toEqual(['connecting', 'open', 'closed']);
+    expect(reqs[0]!.headers.accept).toBe('text/event-stream');
+    await until(() => reqs[0]!.closed); // the client closed the connection itself
+    expect(reqs).toHaveLength(1);
+  });
+
+  it('delivers nothing after the terminal message, even in the same chunk', async () => {
+    const { base } = await serve((res) => (sseHead(res), res.end(ev(1, 'done') + ev(2, 'token', 2) + ev(4, 'token', 4))));
+    const { got, err } = await drain(open(base));
+    expect(err).toBeUndefined();
+    expect(types(got)).toEqual(['done:null']);
+  });
+
+  it('connects lazily, on the first pull', async () => {
+    const { base, reqs } = await serve((res) => (sseHead(res), res.end(ev(1, 'done'))));
+    const call = open(base);
+    await sleep(50);
+    expect(reqs).toHaveLength(0);
+    expect((await drain(call)).got).toHaveLength(1);
+  });
+
+  it('serialises a flat request as query parameters of a GET', async () => {
+    const { base, reqs } = await serve((res) => (sseHead(res), res.end(ev(1, 'done'))));
+    const query = { q: 'a b&c', n: [1, 2], on: true, skip: undefined, none: null };
+    await drain(open(base + '/', { path: '/v1/rooms/r%2F1/stream', query }));
+    expect(reqs[0]!.method).toBe('GET');
+    expect(reqs[0]!.url).toBe('/v1/rooms/r%2F1/stream?q=a+b%26c&n=1&n=2&on=true');
+    expect(reqs[0]!.headers['content-type']).toBeUndefined();
+  });
+
+  it('sends any other request as the JSON body of a POST', async () => {
+    const { base, reqs } = await serve((res) => (sseHead(res), res.end(ev(1, 'done'))));
+    const body = { prompt: 'hi "there"', opts: { n: 1 } };
+    await drain(open(base, { method: 'POST', body }));
+    expect(reqs[0]).toMatchObject({ method: 'POST', url: '/s', body: JSON.stringify(body) });
+    expect(reqs[0]!.headers['content-type']).toBe('application/json');
+  });
+
+  it('asks for headers at every connect, and resumes from the last id after the socket dies', async () => {
+    const { base, reqs } = await serve((res, n) => {
+      sseHead(res);
+      if (n === 0) {
+        res.write(ev(1, 'token', 1) + ev(2, 'token', 2));
+        setTimeout(() => res.socket!.destroy(), 20);
+      } else {
+        res.write(ev(2, 'token', 2) + ev(3, 'token', 3)); // replays 2: a duplicate
+        res.end(ev(4, 'done'));
+      }
+    });
+    let asked = 0;
+    const states: ConnectionState[] = [];
+    const call = open(base, {}, { onState: (s) => states.push(s) }, { headers: async () => ({ authorization: `Bearer ${++asked}` }) });
+    const { got, err } = await drain(call);
+    expect(err).toBeUndefined();
+    expect(types(got)).toEqual(['token:1', 'token:2', 'token:3', 'done:null']);
+    expect(reqs.map((r) => r.headers.authorization)).toEqual(['Bearer 1', 'Bearer 2']);
+    expect(reqs[0]!.headers['last-event-id']).toBeUndefined();
+    expect(reqs[1]!.headers['last-event-id']).toBe(id(2));
+    expect(states).toEqual(['connecting', 'open', 'reconnecting', 'open', 'closed']);
+  });
+
+  it('resumes NDJSON with Streamspec-Resume and drops duplicates', async () => {
+    const { base, reqs } = await serve((res, n) => {
+      ndHead(res);
+      if (n === 0) {
+        res.write(nd(1, 'token', 'a') + nd(2, 'token', 'b'));
+        setTimeout(() => res.socket!.destroy(), 20);
+      } else res.end(nd(1, 'token', 'a') + nd(2, 'token', 'b') + nd(3, 'done'));
+    });
+    const { got, err } = await drain(open(base, { source: ndjson }));
+    expect(err).toBeUndefined();
+    expect(types(got)).toEqual(['token:"a"', 'token:"b"', 'done:null']);
+    expect(reqs[0]!.headers.accept).toBe('application/x-ndjson');
+    expect(reqs[1]!.headers['streamspec-resume']).toBe(id(2));
+  });
+
+  it('resumes from resumeFrom on the first connect', async () => {
+    const { base, reqs } = await serve((res) => (sseHead(res), res.end(ev(5, 'token', 5) + ev(6, 'token', 6) + ev(7, 'done'))));
+    const { got, err } = await drain(open(base, {}, { resumeFrom: id(5) }));
+    expect(err).toBeUndefined();
+    expect(types(got)).toEqual(['token:6', 'done:null']);
+    expect(reqs[0]!.headers['last-event-id']).toBe(id(5));
+  });
+
+  it('reconnects after an end without the terminal message when it can resume', async () => {
+    const { base, reqs } = await serve((res, n) => {
+      sseHead(res);
+      res.end(n === 0 ? ev(1, 'token', 1) : ev(2, 'done'));
+    });
+    const { got, err } = await drain(open(base));
+    expect(err).toBeUndefined();
+    expect(types(got)).toEqual(['token:1', 'done:null']);
+    expect(reqs).toHaveLength(2);
+  });
+
+  it.each([
+    ['an end of body', (res: ServerResponse) => res.end(ev(1, 'token', 1))],
+    ['a dead socket', (res: ServerResponse) => (res.write(ev(1, 'token', 1)), setTimeout(() => res.socket!.destroy(), 20))],
+  ])('throws StreamInterruptedError after %s without resume', async (_name, script) => {
+    const { base, reqs } = await serve((res) => (sseHead(res), script(res)));
+    const { got, err } = await drain(open(base, { resume: false }));
+    expect(types(got)).toEqual(['token:1']);
+    expect(err).toBeInstanceOf(StreamInterruptedError);
+    await sleep(30);
+    expect(reqs).toHaveLength(1);
+  });
+
+  it('reports a gap in sequence numbers as StreamProtocolError', async () => {
+    const { base } = await serve((res) => (sseHead(res), res.write(ev(1, 'token', 1) + ev(3, 'token', 3))));
+    const { got, err } = await drain(open(base));
+    expect(types(got)).toEqual(['token:1']);
+    expect(err).toBeInstanceOf(StreamProtocolError);
+  });
+
+  it('reconnects when the connection goes quiet for longer than idleMs', async () => {
+    const { base, reqs } = await serve((res, n) => {
+      sseHead(res);
+      if (n === 0)
+        res.write(ev(1, 'token', 1)); // then silence, connection open
+      else res.end(ev(2, 'done'));
+    });
+    const started = performance.now();
+    const { got, err } = await drain(open(base, { idleMs: 150 }));
+    expect(err).toBeUndefined();
+    expect(types(got)).toEqual(['token:1', 'done:null']);
+    expect(reqs).toHaveLength(2);
+    expect(reqs[0]!.closed).toBe(true);
+    expect(reqs[1]!.at - started).toBeGreaterThanOrEqual(140);
+  });
+
+  it('reconnects when the server never answers within idleMs', async () => {
+    const { base, reqs } = await serve((res, n) => {
+      if (n > 0) (sseHead(res), res.end(ev(1, 'done'))); // the first request gets no answer
+    });
+    const { got, err } = await drain(open(base, { idleMs: 100 }));
+    expect(err).toBeUndefined();
+    expect(types(got)).toEqual(['done:null']);
+    expect(reqs).toHaveLength(2);
+  });
+
+  it('keeps a connection with heartbeat comments alive', async () => {
+    const { base, reqs } = await serve(async (res) => {
+      sseHead(res);
+      res.write(ev(1, 'token', 1));
+      for (let i = 0; i < 6; i++) await sleep(50).then(() => res.write(': hb\n\n'));
+      res.write(ev(2, 'done'));
+    });
+    const { got, err } = await drain(open(base, { idleMs: 150 }));
+    expect(err).toBeUndefined();
+    expect(types(got)).toEqual(['token:1', 'done:null']);
+    expect(reqs).toHaveLength(1);
+  });
+
+  it('keeps an NDJSON connection with heartbeat lines alive', async () => {
+    const { base, reqs } = await serve(async (res) => {
+      ndHead(res);
+      for (let i = 0; i < 6; i++) await sleep(50).then(() => res.write('{"type":"$heartbeat"}\n'));
+      res.end(nd(1, 'done'));
+    });
+    const { got, err } = await drain(open(base, { idleMs: 150, source: ndjson }));
+    expect(err).toBeUndefined();
+    expect(types(got)).toEqual(['done:null']);
+    expect(reqs).toHaveLength(1);
+  });
+
+  it('does not count a slow consumer as an idle connection', async () => {
+    const { base, reqs } = await serve((res) => {
+      sseHead(res);
+      res.write(ev(1, 'token', 1));
+      setTimeout(() => res.write(ev(2, 'done')), 20);
+    });
+    const got: Msg[] = [];
+    for await (const m of open(base, { idleMs: 80 })) {
+      got.push(m);
+      await sleep(200); // no bytes are read meanwhile, and that is not silence
+    }
+    expect(types(got)).toEqual(['token:1', 'done:null']);
+    expect(reqs).toHaveLength(1);
+  });
+
+  it('throws StreamError for a $error frame, after the messages before it, without reconnecting', async () => {
+    const { base, reqs } = await serve((res) => {
+      sseHead(res);
+      res.end(ev(1, 'token', 1) + ev(2, '$error', { code: 'RATE_LIMITED', message: 'slow down', retryable: true }));
+    });
+    const { got, err } = await drain(open(base));
+    expect(types(got)).toEqual(['token:1']);
+    expect(err).toBeInstanceOf(StreamError);
+    expect(err).toMatchObject({ code: 'RATE_LIMITED', message: 'slow down', retryable: true });
+    await sleep(30);
+    expect(reqs).toHaveLength(1);
+  });
+
+  it.each<[string, { status: number; body?: string; resumeFrom?: string; want: { type: unknown; code?: string; message?: string } }]>([
+    [
+      '400 with a JSON body',
+      {
+        status: 400,
+        body: '{"code":"INVALID_REQUEST","message":"prompt is required","issues":[]}',
+        want: { type: StreamError, code: 'INVALID_REQUEST', message: 'prompt is required' },
+      },
+    ],
+    [
+      '404 with a JSON body',
+      { status: 404, body: '{"code":"NOT_FOUND","message":"no stream"}', want: { type: StreamError, code: 'NOT_FOUND' } },
+    ],
+    ['403 without JSON', { status: 403, body: '<h1>no</h1>', want: { type: StreamError, code: 'HTTP_403', message: 'Forbidden' } }],
+    [
+      '410 on a resume',
+      {
+        status: 410,
+        body: '{"code":"RESUME_EXPIRED","message":"gone"}',
+        resumeFrom: id(9),
+        want: { type: StreamError, code: 'RESUME_EXPIRED' },
+      },
+    ],
+    ['410 without a body', { status: 410, resumeFrom: id(9), want: { type: StreamError, code: 'RESUME_EXPIRED' } }],
+    ['204 on a resume', { status: 204, resumeFrom: id(9), want: { type: StreamInterruptedError } }],
+  ])('answers %s with a typed error and no retry', async (_name, { status, body, resumeFrom, want }) => {
+    const { base, reqs } = await serve((res) => {
+      res.writeHead(status, body?.startsWith('{') ? { 'content-type': 'application/json' } : {});
+      res.end(body);
+    });
+    const { got, err } = await drain(open(base, {}, { resumeFrom }));
+    expect(got).toEqual([]);
+    expect(err).toBeInstanceOf(want.type);
+    if (want.code) expect((err as StreamError).code).toBe(want.code);
+    if (want.message) expect((err as Error).message).toBe(want.message);
+    if (resumeFrom) expect(reqs[0]!.headers['last-event-id']).toBe(resumeFrom);
+    await sleep(30);
+    expect(reqs).toHaveLength(1);
+  });
+
+  it('retries 5xx answers and recovers', async () => {
+    const { base, reqs } = await serve((res, n) => {
+      if (n < 2) return void res.writeHead(503).end('busy');
+      sseHead(res);
+      res.end(ev(1, 'done'));
+    });
+    const { got, err } = await drain(open(base));
+    expect(err).toBeUndefined();
+    expect(types(got)).toEqual(['done:null']);
+    expect(reqs).toHaveLength(3);
+  });
+
+  it('gives up after maxAttempts failed connects with StreamInterruptedError', async () => {
+    const { base, reqs } = await serve((res) => void res.writeHead(503).end());
+    const states: ConnectionState[] = [];
+    const { err } = await drain(open(base, {}, { onState: (s) => states.push(s) }, { maxAttempts: 3 }));
+    expect(err).toBeInstanceOf(StreamInterruptedError);
+    expect((err as Error).message).toContain('HTTP 503');
+    expect(reqs).toHaveLength(3);
+    expect(states).toEqual(['connecting', 'reconnecting', 'reconnecting', 'closed']);
+  });
+
+  it('retries network errors', async () => {
+    const { base, reqs } = await serve((res, n) => {
+      if (n === 0) return void res.socket!.destroy();
+      sseHead(res);
+      res.end(ev(1, 'done'));
+    });
+    const { got, err } = await drain(open(base));
+    expect(err).toBeUndefined();
+    expect(got).toHaveLength(1);
+    expect(reqs).toHaveLength(2);
+  });
+
+  it('backs off exponentially from the server retry:, capped, and resets after a message', async () => {
+    vi.spyOn(Math, 'random').mockReturnValue(1); // full jitter at its top: the exact delay
+    const { base, reqs } = await serve((res, n) => {
+      if (n === 1 || n === 2) return void res.writeHead(503).end();
+      sseHead(res, 40);
+      if (n === 0) res.end(ev(1, 'token', 1));
+      else if (n === 3) res.end(ev(2, 'token', 2));
+      else res.end(ev(3, 'done'));
+    });
+    const { got, err } = await drain(open(base, {}, {}, { maxRetryMs: 120 }), 5000);
+    expect(err).toBeUndefined();
+    expect(got).toHaveLength(3);
+    const gaps = reqs.slice(1).map((r, i) => r.at - reqs[i]!.at);
+    // 40, then doubling (80), capped at 120, and back to 40 once a message arrived.
+    const want = [40, 80, 120, 40];
+    gaps.forEach((g, i) => {
+      expect(g).toBeGreaterThanOrEqual(want[i]! - 5);
+      expect(g).toBeLessThan(want[i]! + 100);
+    });
+    expect(gaps[2]! - gaps[3]!).toBeGreaterThan(40);
+  });
+
+  it('throws the abort reason promptly and aborts the fetch', async () => {
+    const { base, reqs } = await serve((res) => (sseHead(res), res.write(ev(1, 'token', 1))));
+    const ac = new AbortController();
+    const call = open(base, {}, { signal: ac.signal });
+    const it = call[Symbol.asyncIterator]();
+    expect((await it.next()).value).toMatchObject({ type: 'token' });
+    const pending = it.next();
+    await sleep(30);
+    const t = performance.now();
+    ac.abort();
+    await expect(pending).rejects.toMatchObject({ name: 'AbortError' });
+    expect(performance.now() - t).toBeLessThan(100);
+    expect(call.state).toBe('closed');
+    await until(() => reqs[0]!.closed);
+    expect(await it.next()).toMatchObject({ done: true });
+  });
+
+  it('throws at once for a signal aborted before the first pull, without a request', async () => {
+    const { base, reqs } = await serve((res) => (sseHead(res), res.end(ev(1, 'done'))));
+    const reason = new Error('not wanted');
+    const { err } = await drain(open(base, {}, { signal: AbortSignal.abort(reason) }));
+    expect(err).toBe(reason);
+    await sleep(30);
+    expect(reqs).toHaveLength(0);
+  });
+
+  it('aborts the connection on break', async () => {
+    const { base, reqs } = await serve((res) => (sseHead(res), res.write(ev(1, 'token', 1) + ev(2, 'token', 2))));
+    const call = open(base);
+    for await (const m of call) if (m.type === 'token') break;
+    expect(call.state).toBe('closed');
+    await until(() => reqs[0]!.closed);
+  });
+
+  it('counts dropped messages', async () => {
+    const { base } = await serve((res) => {
+      sseHead(res);
+      res.end(ev(1, 'token', 1) + 'event: $dropped\ndata: {"count":3}\n\n' + ev(2, 'done'));
+    });
+    const call = open(base);
+    expect((await drain(call)).got).toHaveLength(2);
+    expect(call.dropped).toBe(3);
+  });
+
+  it('reads the body only as fast as the consumer pulls', async () => {
+    const { base } = await serve((res) => (sseHead(res), res.write('')));
+    let reads = 0; // how many times the source was let go on
+    const source: Source = {
+      accept: 'text/event-stream',
+      resumeHeader: 'Last-Event-ID',
+      async read(_body, frame, alive) {
+        for (let n = 1; n < 100; reads++) {
+          for (let i = 0; i < 3; i++, n++) frame(toFrame('token', id(n), n));
+          await alive();
+        }
+      },
+    };
+    const it = open(base, { source })[Symbol.asyncIterator]();
+    await it.next(); // 1 of 3 delivered frames taken
+    await sleep(50);
+    expect(reads).toBe(0);
+    await it.next();
+    await it.next();
+    await sleep(20);
+    expect(reads).toBe(0); // the consumer has not asked for a 4th yet
+    expect((await it.next()).value).toMatchObject({ data: 4 });
+    expect(reads).toBe(1);
+    await it.return!();
+  });
+});
+
+describe('malformed input', () => {
+  it.each([
+    ['data that is not JSON', ev(1, 'token', 1) + `id: ${id(2)}\nevent: token\ndata: {"text":\n\n`],
+    ['a message without an id', 'event: token\ndata: 1\n\n'],
+    ['an id that is not <streamId>.<seq>', 'id: 42\nevent: token\ndata: 1\n\n'],
+    ['a message without an event name', `id: ${id(1)}\ndata: 1\n\n`],
+    ['an unknown reserved type', `id: ${id(1)}\nevent: $surprise\ndata: 1\n\n`],
+    ['an $error without a code', `id: ${id(1)}\nevent: $error\ndata: {"message":"x"}\n\n`],
+    ['a final frame without its blank line', ev(1, 'token', 1) + `id: ${id(2)}\nevent: done\ndata: null\n`],
+    ['a final frame cut mid-line', ev(1, 'token', 1) + `id: ${id(2)}\nevent: done\ndata: {"fin`],
+  ])('SSE: %s is a StreamProtocolError', async (_name, bytes) => {
+    const { base, reqs } = await serve((res) => (sseHead(res), res.end(bytes)));
+    const { err } = await drain(open(base), 2000);
+    expect(err).toBeInstanceOf(StreamProtocolError);
+    expect(reqs).toHaveLength(1);
+  });
+
+  it.each([
+    ['a line that is not JSON', '{"seq":1,\n'],
+    ['a line that is not an object', '[1,2]\n'],
+    ['a missing seq', `{"id":"${id(1)}","type":"token","data":1}\n`],
+    ['a non-integer seq', `{"seq":1.5,"id":"${id(1)}","type":"token","data":1}\n`],
+    ['a seq that disagrees with the id', `{"seq":2,"id":"${id(1)}","type":"token","data":1}\n`],
+    ['an id that is not <streamId>.<seq>', '{"seq":1,"id":"x.1","type":"token","data":1}\n'],
+    ['an unknown reserved type', `{"seq":1,"id":"${id(1)}","type":"$surprise"}\n`],
+    ['a bad dropped count', `{"seq":1,"id":"${id(1)}","type":"token","data":1,"dropped":-1}\n`],
+    ['a final line without its newline', nd(1, 'token', 1) + nd(2, 'done').trimEnd()],
+  ])('NDJSON: %s is a StreamProtocolError', async (_name, bytes) => {
+    const { base, reqs } = await serve((res) => (ndHead(res), res.end(bytes)));
+    const { err } = await drain(open(base, { source: ndjson }), 2000);
+    expect(err).toBeInstanceOf(StreamProtocolError);
+    expect(reqs).toHaveLength(1);
+  });
+});

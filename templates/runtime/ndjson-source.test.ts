@@ -1,0 +1,92 @@
+import { describe, expect, it } from 'vitest';
+import type { Frame } from './client.ts';
+import { StreamProtocolError } from './errors.ts';
+import { ndjson } from './ndjson-source.ts';
+
+const SID = 'AbCdEfGhIjKlMnOpQrSt_-';
+const enc = new TextEncoder();
+
+const body = (chunks: (string | Uint8Array)[]) =>
+  new ReadableStream<Uint8Array>({
+    start(c) {
+      for (const x of chunks) c.enqueue(typeof x === 'string' ? enc.encode(x) : x);
+      c.close();
+    },
+  });
+
+async function read(chunks: (string | Uint8Array)[]) {
+  const frames: Frame[] = [];
+  let alive = 0;
+  await ndjson.read(
+    body(chunks),
+    (f) => frames.push(f),
+    async () => void alive++,
+    new AbortController().signal,
+  );
+  return { frames, alive };
+}
+
+const line = (seq: number, type: string, data: unknown, extra = '') =>
+  `{"seq":${seq},"id":"${SID}.${seq}","type":"${type}","data":${JSON.stringify(data)}${extra}}\n`;
+const msg = (seq: number, type: string, data: unknown) => ({ kind: 'message', seq, id: `${SID}.${seq}`, type, data });
+const euro = enc.encode(line(1, 't', '€'));
+const cut = euro.indexOf(0xe2) + 1;
+
+describe('ndjson source', () => {
+  it.each<[string, { given: (string | Uint8Array)[]; want: unknown[] }]>([
+    ['one line', { given: [line(1, 'token', { text: 'a' })], want: [msg(1, 'token', { text: 'a' })] }],
+    [
+      'lines split anywhere across chunks',
+      {
+        given: [line(1, 't', 1).slice(0, 9), line(1, 't', 1).slice(9) + line(2, 't', 2).slice(0, 30), line(2, 't', 2).slice(30)],
+        want: [msg(1, 't', 1), msg(2, 't', 2)],
+      },
+    ],
+    [
+      'many lines in one chunk',
+      { given: [line(1, 't', 1) + line(2, 't', 2) + line(3, 'done', null)], want: [msg(1, 't', 1), msg(2, 't', 2), msg(3, 'done', null)] },
+    ],
+    ['a character split across chunks', { given: [euro.slice(0, cut), euro.slice(cut)], want: [msg(1, 't', '€')] }],
+    ['CRLF and blank lines', { given: [line(1, 't', 1).replace('\n', '\r\n') + '\n\n'], want: [msg(1, 't', 1)] }],
+    ['heartbeat lines are not frames', { given: ['{"type":"$heartbeat"}\n', line(1, 't', 1)], want: [msg(1, 't', 1)] }],
+    ['a message without data is null', { given: [`{"seq":1,"id":"${SID}.1","type":"done"}\n`], want: [msg(1, 'done', null)] }],
+    [
+      'dropped comes before its message',
+      { given: [line(2, 't', 0, ',"dropped":3')], want: [{ kind: 'dropped', count: 3 }, msg(2, 't', 0)] },
+    ],
+    [
+      '$error',
+      {
+        given: [line(9, '$error', { code: 'RATE_LIMITED', message: 'slow down', retryable: true })],
+        want: [{ kind: 'error', seq: 9, id: `${SID}.9`, code: 'RATE_LIMITED', message: 'slow down', retryable: true }],
+      },
+    ],
+  ])('%s', async (_name, { given, want }) => {
+    const { frames, alive } = await read(given);
+    expect(frames).toEqual(want);
+    expect(alive).toBe(given.length);
+  });
+
+  it.each([
+    ['bad JSON', '{"seq":\n'],
+    ['a JSON array', '[]\n'],
+    ['a JSON string', '"x"\n'],
+    ['null', 'null\n'],
+    ['a missing seq', `{"id":"${SID}.1","type":"t","data":1}\n`],
+    ['a string seq', `{"seq":"1","id":"${SID}.1","type":"t","data":1}\n`],
+    ['a fractional seq', `{"seq":1.5,"id":"${SID}.1","type":"t","data":1}\n`],
+    ['a seq other than the id', line(1, 't', 1).replace('"seq":1', '"seq":2')],
+    ['an id without a stream', '{"seq":1,"id":"1","type":"t","data":1}\n'],
+    ['a missing type', `{"seq":1,"id":"${SID}.1","data":1}\n`],
+    ['an unknown reserved type', line(1, '$dropped', 1)],
+    ['a bad dropped count', line(1, 't', 1, ',"dropped":"3"')],
+    ['a last line without its newline', line(1, 't', 1).trimEnd()],
+    ['a character cut at the end', euro.slice(0, cut)],
+  ])('rejects %s with StreamProtocolError', async (_name, given) => {
+    await expect(read([given])).rejects.toBeInstanceOf(StreamProtocolError);
+  });
+
+  it('names what it accepts and how it resumes', () => {
+    expect([ndjson.accept, ndjson.resumeHeader]).toEqual(['application/x-ndjson', 'Streamspec-Resume']);
+  });
+});

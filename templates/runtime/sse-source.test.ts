@@ -1,0 +1,92 @@
+import { describe, expect, it } from 'vitest';
+import type { Frame } from './client.ts';
+import { StreamProtocolError } from './errors.ts';
+import { sse } from './sse-source.ts';
+
+const SID = 'AbCdEfGhIjKlMnOpQrSt_-';
+const enc = new TextEncoder();
+
+/** A body delivering exactly these chunks (strings, or raw bytes to split characters). */
+const body = (chunks: (string | Uint8Array)[]) =>
+  new ReadableStream<Uint8Array>({
+    start(c) {
+      for (const x of chunks) c.enqueue(typeof x === 'string' ? enc.encode(x) : x);
+      c.close();
+    },
+  });
+
+async function read(chunks: (string | Uint8Array)[]) {
+  const frames: Frame[] = [];
+  let alive = 0;
+  await sse.read(
+    body(chunks),
+    (f) => frames.push(f),
+    async () => void alive++,
+    new AbortController().signal,
+  );
+  return { frames, alive };
+}
+
+const msg = (seq: number, type: string, data: unknown) => ({ kind: 'message', seq, id: `${SID}.${seq}`, type, data });
+const euro = enc.encode(`id: ${SID}.1\nevent: t\ndata: "€"\n\n`);
+const cut = euro.indexOf(0xe2) + 1; // inside the three bytes of "€"
+
+describe('sse source', () => {
+  it.each<[string, { given: (string | Uint8Array)[]; want: unknown[] }]>([
+    ['one frame', { given: [`id: ${SID}.1\nevent: token\ndata: {"text":"a"}\n\n`], want: [msg(1, 'token', { text: 'a' })] }],
+    [
+      'retry first',
+      { given: [`retry: 1500\n\nid: ${SID}.1\nevent: done\ndata: null\n\n`], want: [{ kind: 'retry', ms: 1500 }, msg(1, 'done', null)] },
+    ],
+    [
+      'frames split anywhere across chunks',
+      {
+        given: [`id: ${SID}`, `.1\nevent: to`, 'ken\nda', 'ta: 1\n', '\n', `id: ${SID}.2\nevent: token\ndata: 2\n\n`],
+        want: [msg(1, 'token', 1), msg(2, 'token', 2)],
+      },
+    ],
+    ['a character split across chunks', { given: [euro.slice(0, cut), euro.slice(cut)], want: [msg(1, 't', '€')] }],
+    ['CRLF line endings', { given: [`id: ${SID}.1\r\nevent: token\r\ndata: 1\r\n\r\n`], want: [msg(1, 'token', 1)] }],
+    [
+      'heartbeat comments are not frames',
+      { given: [': hb\n\n', `id: ${SID}.1\nevent: done\ndata: null\n\n`, ': hb\n\n'], want: [msg(1, 'done', null)] },
+    ],
+    [
+      '$dropped',
+      {
+        given: [`event: $dropped\ndata: {"count":3}\n\nid: ${SID}.4\nevent: t\ndata: 0\n\n`],
+        want: [{ kind: 'dropped', count: 3 }, msg(4, 't', 0)],
+      },
+    ],
+    [
+      '$error',
+      {
+        given: [`id: ${SID}.2\nevent: $error\ndata: {"code":"RATE_LIMITED","message":"slow down","retryable":true}\n\n`],
+        want: [{ kind: 'error', seq: 2, id: `${SID}.2`, code: 'RATE_LIMITED', message: 'slow down', retryable: true }],
+      },
+    ],
+    ['an empty body', { given: [], want: [] }],
+  ])('%s', async (_name, { given, want }) => {
+    const { frames, alive } = await read(given);
+    expect(frames).toEqual(want);
+    expect(alive).toBe(given.length);
+  });
+
+  it.each([
+    ['bad JSON', `id: ${SID}.1\nevent: t\ndata: {\n\n`],
+    ['an empty data line', `id: ${SID}.1\nevent: t\ndata:\n\n`],
+    ['no id', 'event: t\ndata: 1\n\n'],
+    ['no event', `id: ${SID}.1\ndata: 1\n\n`],
+    ['an unknown reserved event', `id: ${SID}.1\nevent: $heartbeat\ndata: 1\n\n`],
+    ['a $dropped without a count', 'event: $dropped\ndata: {}\n\n'],
+    ['a last frame without its blank line', `id: ${SID}.1\nevent: t\ndata: 1\n`],
+    ['a last frame cut in its data', `id: ${SID}.1\nevent: t\ndata: 1`],
+    ['a character cut at the end', euro.slice(0, cut)],
+  ])('rejects %s with StreamProtocolError', async (_name, given) => {
+    await expect(read([given])).rejects.toBeInstanceOf(StreamProtocolError);
+  });
+
+  it('names what it accepts and how it resumes', () => {
+    expect([sse.accept, sse.resumeHeader]).toEqual(['text/event-stream', 'Last-Event-ID']);
+  });
+});

@@ -184,7 +184,7 @@ function reportGenerate(io: Io, spec: string, r: GenerateResult): number {
   const w = r.write?.ok ? r.write : undefined;
   const counts = w ? `${w.written.length} written, ${w.unchanged.length} unchanged, ${w.removed.length} removed` : `${r.files.length} files`;
   io.out(`${spec} -> ${r.outDir}/ (${r.transport}): ${counts}\n`);
-  if (r.notYet.length) io.out(`  not yet generated for ${r.transport}: ${r.notYet.join(', ')} (types, validators and proto are complete)\n`);
+  if (r.notYet.length) io.out(`  not yet generated for ${r.transport}: ${r.notYet.join(', ')}\n`);
   return 0;
 }
 

@@ -6,6 +6,8 @@ import { fileURLToPath } from 'node:url';
 import type { BoundContract } from '../ir/bind.ts';
 import { header } from '../render/header.ts';
 import { buildProtoModel, parseProtoLock, printProtoLock } from '../schema/proto.ts';
+import type { Transport } from '../ir/types.ts';
+import { httpView } from './http.ts';
 import { typesView, validateView } from './typescript.ts';
 
 export const TEMPLATES_DIR = fileURLToPath(new URL('../../templates/', import.meta.url));
@@ -17,13 +19,32 @@ export type Target =
   | { readonly kind: 'template'; readonly path: string; readonly template: string; readonly context: unknown; readonly finish: Finish }
   | { readonly kind: 'text'; readonly path: string; readonly text: string; readonly finish: Finish };
 
-/** Runtime modules copied verbatim into `runtime/`, per artifact that needs them. */
-const RUNTIME_FILES = ['validation.ts'] as const;
+/** Runtime modules copied verbatim into `runtime/`, per transport. */
+const RUNTIME_FILES: Readonly<Record<Transport, readonly string[]>> = (() => {
+  const base = ['validation.ts', 'errors.ts'];
+  const httpServer = [
+    'frames.ts',
+    'sse-writer.ts',
+    'ndjson-writer.ts',
+    'bounded-queue.ts',
+    'replay-buffer.ts',
+    'instance-registry.ts',
+    'stream-pump.ts',
+    'http-exchange.ts',
+    'http-router.ts',
+  ];
+  return {
+    sse: [...base, ...httpServer, 'client.ts', 'sse-source.ts'],
+    ndjson: [...base, ...httpServer, 'client.ts', 'ndjson-source.ts'],
+    websocket: base,
+    grpc: base,
+  };
+})();
 
 /** Artifacts the design promises that this build cannot emit yet, per transport. */
-export const NOT_YET: Readonly<Record<string, readonly string[]>> = {
-  sse: ['server.ts', 'client.ts', 'conformance/'],
-  ndjson: ['server.ts', 'client.ts', 'conformance/'],
+export const NOT_YET: Readonly<Record<Transport, readonly string[]>> = {
+  sse: ['conformance/'],
+  ndjson: ['conformance/'],
   websocket: ['server.ts', 'client.ts', 'conformance/'],
   grpc: ['server.ts', 'client.ts', 'conformance/'],
 };
@@ -43,7 +64,13 @@ export function targetsFor({ bound, previousLock }: TargetInput): Target[] {
   return [
     { kind: 'template', path: 'types.ts', template: 'ts/types.ts.hbs', context: typesView(bound, ts), finish: 'ts' },
     { kind: 'template', path: 'validate.ts', template: 'ts/validate.ts.hbs', context: validateView(bound, ts), finish: 'ts' },
-    ...RUNTIME_FILES.map(
+    ...(bound.transport === 'sse' || bound.transport === 'ndjson'
+      ? [
+          { kind: 'template', path: 'server.ts', template: 'server/http.ts.hbs', context: httpView(bound, ts), finish: 'ts' } as const,
+          { kind: 'template', path: 'client.ts', template: 'client/http.ts.hbs', context: httpView(bound, ts), finish: 'ts' } as const,
+        ]
+      : []),
+    ...RUNTIME_FILES[bound.transport].map(
       (name): Target => ({
         kind: 'text',
         path: `runtime/${name}`,

@@ -45,17 +45,7 @@ export function safeTsIdent(name: string): string {
 
 /** All spellings of a portable contract name (see `isPortableName`). */
 export function names(wire: string): Names {
-  const ws = words(wire);
-  const pascal = ws.map(cap).join('');
-  const camel = pascal.charAt(0).toLowerCase() + pascal.slice(1);
-  return {
-    wire,
-    camel: safeTsIdent(camel),
-    type: safeTsIdent(pascal),
-    pascal,
-    snake: ws.map((w) => w.toLowerCase()).join('_'),
-    constant: ws.map((w) => w.toUpperCase()).join('_'),
-  };
+  return spell(wire, words(wire));
 }
 
 /**
@@ -66,15 +56,18 @@ export function names(wire: string): Names {
 export function looseNames(wire: string): Names {
   const ws = words(wire.normalize('NFKD').replace(/[\u0300-\u036f]/g, ''));
   const base = ws.length ? ws : ['x'];
-  const lead = /^[0-9]/.test(base[0]!) ? ['n', ...base] : base;
-  const pascal = lead.map(cap).join('');
+  return spell(wire, /^[0-9]/.test(base[0]!) ? ['n', ...base] : base);
+}
+
+function spell(wire: string, ws: readonly string[]): Names {
+  const pascal = ws.map(cap).join('');
   const camel = pascal.charAt(0).toLowerCase() + pascal.slice(1);
   return {
     wire,
     camel: safeTsIdent(camel),
     type: safeTsIdent(pascal),
     pascal,
-    snake: lead.map((w) => w.toLowerCase()).join('_'),
-    constant: lead.map((w) => w.toUpperCase()).join('_'),
+    snake: ws.map((w) => w.toLowerCase()).join('_'),
+    constant: ws.map((w) => w.toUpperCase()).join('_'),
   };
 }

@@ -6,11 +6,11 @@ import { join, relative, resolve } from 'node:path';
 import { hasErrors, type Diagnostic } from './diagnostics.ts';
 import type { Transport } from './ir/types.ts';
 import { lintSpec } from './pipeline.ts';
-import { formatTs } from './render/format.ts';
+import { formatTsPieces } from './render/format.ts';
 import { ProtoLockError } from './schema/proto.ts';
 import { createRenderer, type Renderer } from './render/handlebars.ts';
 import { NOT_YET, PROTO_LOCK_FILE, TEMPLATES_DIR, targetsFor, type Target } from './targets/index.ts';
-import { readManifest, reusableContent, sha256, type Manifest } from './write/manifest.ts';
+import { readManifest, reusableChunks, type Manifest } from './write/manifest.ts';
 import { diffOutput, writeOutput, type OutputFile, type WriteResult } from './write/write.ts';
 
 export interface GenerateOptions {
@@ -103,12 +103,20 @@ function render(r: Renderer, t: Target): string {
   return t.kind === 'template' ? r.render(t.template, t.context) : t.text;
 }
 
-/** Formats a file unless the manifest shows the same pre-format text already formatted on disk. */
+/**
+ * Formatted pieces of this process's earlier runs (watch mode), by hash of their unformatted
+ * text; cleared when it grows past a bound so a long watch session stays small.
+ */
+const formattedPieces = new Map<string, string>();
+const MAX_REMEMBERED_PIECES = 100_000;
+
+/** Formats a TS file, reusing every piece whose unformatted text is unchanged since the last run. */
 async function finish(t: Target, text: string, absOut: string, manifest: Manifest | undefined): Promise<OutputFile> {
   if (t.finish === 'none') return { path: t.path, content: text };
-  const sourceHash = sha256(text);
-  const reused = reusableContent(absOut, manifest, t.path, sourceHash);
-  return { path: t.path, content: reused ?? (await formatTs(text, t.path)), sourceHash };
+  if (formattedPieces.size > MAX_REMEMBERED_PIECES) formattedPieces.clear();
+  for (const [hash, piece] of reusableChunks(absOut, manifest, t.path)) formattedPieces.set(hash, piece);
+  const { text: content, chunks } = await formatTsPieces(text, t.path, formattedPieces);
+  return { path: t.path, content, chunks };
 }
 
 function readManifestSafe(absOut: string): Manifest | undefined {

@@ -6,6 +6,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { generate } from '../generator/generate.ts';
+import { formatTs } from '../generator/render/format.ts';
 import { buf, readTree, ROOT, typecheck, workDir } from './support/tools.ts';
 
 const SPECS = readdirSync(join(ROOT, 'spec'))
@@ -36,6 +37,12 @@ describe.each(SPECS)('spec/%s', (file) => {
     const again = join(workDir(`example-${id}-again`), 'out');
     await generate({ spec: `spec/${file}`, out: again, cwd: ROOT });
     expect(readTree(again)).toEqual(readTree(fresh));
+  });
+
+  it('piecewise formatting gives what prettier gives for the whole file', async () => {
+    for (const [path, text] of readTree(fresh)) {
+      if (path.endsWith('.ts') && !path.startsWith('runtime/')) expect(await formatTs(text, path), path).toBe(text);
+    }
   });
 
   it('proto passes buf lint, buf format and buf build', () => {

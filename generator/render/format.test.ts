@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatJson, formatTs } from './format.ts';
+import { formatJson, formatTs, formatTsPieces, splitTopLevel } from './format.ts';
 
 describe('formatTs', () => {
   it.each([
@@ -62,5 +62,27 @@ describe('formatJson', () => {
 
   it('names the file when the text does not parse', async () => {
     await expect(formatJson('{"a":}', 'x/package.json')).rejects.toThrowError(/^internal: cannot format generated x\/package\.json: /);
+  });
+});
+
+describe('formatTsPieces', () => {
+  const text = '// head\n\nexport const a = {b:1};\n\n\n/** doc */\nexport function f(){return [\n\n  1\n\n]}\n\nexport type U =\n\n  | 1\n  | 2;\n';
+
+  it('splits at column-0 statements after a blank line, never inside a statement', () => {
+    expect(splitTopLevel(text)).toEqual(['// head\n', 'export const a = {b:1};\n', '/** doc */\nexport function f(){return [\n\n  1\n\n]}\n', 'export type U =\n\n  | 1\n  | 2;\n']);
+  });
+
+  it('formats like the whole file, and reuses known pieces instead of formatting them', async () => {
+    const known = new Map<string, string>();
+    const first = await formatTsPieces(text, 'x.ts', known);
+    expect(first.text).toBe(await formatTs(text, 'x.ts'));
+    expect(known.size).toBe(4);
+    // A piece we claim to know is taken as given: proof that it was not formatted again.
+    const edited = text.replace('{b:1}', '{b:2}');
+    const fake = new Map([...known].map(([h, f]) => [h, f.includes('function f') ? `${f}// reused\n` : f]));
+    const second = await formatTsPieces(edited, 'x.ts', fake);
+    expect(second.text).toContain('export const a = { b: 2 };');
+    expect(second.text).toContain('// reused');
+    expect(second.chunks.split(',')).toHaveLength(4);
   });
 });

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import { badOutputPath, MANIFEST_FILE, ManifestError, readManifest, reusableContent, serializeManifest, sha256, type Manifest } from './manifest.ts';
+import { badOutputPath, MANIFEST_FILE, ManifestError, readManifest, reusableChunks, serializeManifest, sha256, type Manifest } from './manifest.ts';
 
 const root = fs.mkdtempSync(join(tmpdir(), 'streamspec-manifest-'));
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
@@ -17,7 +17,7 @@ const valid: Manifest = { version: 1, spec: 'spec/a.yaml', specHash: h('a'), fil
 describe('serializeManifest', () => {
   it('orders the top level and sorts files by code unit, not locale', () => {
     const manifest = {
-      files: { 'b.ts': { sourceHash: h('d'), sha256: h('c') }, 'B.ts': { sha256: h('e') }, 'a/z.ts': { sha256: h('f') } },
+      files: { 'b.ts': { chunks: `${'d'.repeat(16)}:3`, sha256: h('c') }, 'B.ts': { sha256: h('e') }, 'a/z.ts': { sha256: h('f') } },
       specHash: h('a'),
       spec: 'spec/a.yaml',
       version: 1,
@@ -26,7 +26,7 @@ describe('serializeManifest', () => {
       `{\n  "version": 1,\n  "spec": "spec/a.yaml",\n  "specHash": "${h('a')}",\n  "files": {\n` +
         `    "B.ts": {\n      "sha256": "${h('e')}"\n    },\n` +
         `    "a/z.ts": {\n      "sha256": "${h('f')}"\n    },\n` +
-        `    "b.ts": {\n      "sha256": "${h('c')}",\n      "sourceHash": "${h('d')}"\n    }\n  }\n}\n`,
+        `    "b.ts": {\n      "sha256": "${h('c')}",\n      "chunks": "${'d'.repeat(16)}:3"\n    }\n  }\n}\n`,
     );
   });
 
@@ -60,7 +60,7 @@ describe('readManifest', () => {
     ['parent path', { given: { ...valid, files: { 'a/../../x': { sha256: h('b') } } }, want: 'is not a streamspec manifest: file "a/../../x": the path has an empty, `.` or `..` segment.' }],
     ['Windows drive', { given: { ...valid, files: { 'C:x': { sha256: h('b') } } }, want: 'is not a streamspec manifest: file "C:x": the path is absolute.' }],
     ['bad file hash', { given: { ...valid, files: { 'a.ts': { sha256: 'B'.repeat(64) } } }, want: 'is not a streamspec manifest: file "a.ts": `sha256` is not a sha256 hex digest.' }],
-    ['bad source hash', { given: { ...valid, files: { 'a.ts': { sha256: h('b'), sourceHash: 1 } } }, want: 'is not a streamspec manifest: file "a.ts": `sourceHash` is not a sha256 hex digest.' }],
+    ['bad chunks', { given: { ...valid, files: { 'a.ts': { sha256: h('b'), chunks: 'x:1' } } }, want: 'is not a streamspec manifest: file "a.ts": `chunks` is not a list of hash:length pairs.' }],
   ] as const)('throws a ManifestError naming the file: %s', (_name, { given, want }) => {
     const file = join(dir, MANIFEST_FILE);
     fs.writeFileSync(file, typeof given === 'string' ? given : JSON.stringify(given));
@@ -106,24 +106,31 @@ describe('badOutputPath', () => {
   });
 });
 
-describe('reusableContent', () => {
-  const formatted = 'export const a = 1;\n';
-  const manifest: Manifest = { ...valid, files: { 'a.ts': { sha256: sha256(formatted), sourceHash: h('c') }, constructor: { sha256: h('b') } } };
+describe('reusableChunks', () => {
+  const pieces = ['// head\n', 'export const a = 1;\n', 'export const b = [\n  1,\n];\n'];
+  const formatted = pieces.join('\n');
+  const chunks = `${'1'.repeat(16)}:${pieces[0]!.length},${'2'.repeat(16)}:${pieces[1]!.length},${'3'.repeat(16)}:${pieces[2]!.length}`;
+  const manifest: Manifest = { ...valid, files: { 'a.ts': { sha256: sha256(formatted), chunks }, constructor: { sha256: h('b') } } };
+  const all = new Map([
+    ['1'.repeat(16), pieces[0]],
+    ['2'.repeat(16), pieces[1]],
+    ['3'.repeat(16), pieces[2]],
+  ]);
 
   it.each([
-    ['same source, untouched file', { given: { path: 'a.ts', source: h('c'), disk: formatted }, want: formatted }],
-    ['other source', { given: { path: 'a.ts', source: h('d'), disk: formatted }, want: undefined }],
-    ['file edited since', { given: { path: 'a.ts', source: h('c'), disk: 'export const a = 2;\n' }, want: undefined }],
-    ['file gone', { given: { path: 'a.ts', source: h('c'), disk: undefined }, want: undefined }],
-    ['not in the manifest', { given: { path: 'b.ts', source: h('c'), disk: formatted }, want: undefined }],
-    ['an Object.prototype name', { given: { path: 'toString', source: h('c'), disk: formatted }, want: undefined }],
+    ['untouched file: every piece, by hash', { given: { path: 'a.ts', disk: formatted }, want: all }],
+    ['file edited since', { given: { path: 'a.ts', disk: formatted.replace('1', '2') }, want: new Map() }],
+    ['file gone', { given: { path: 'a.ts', disk: undefined }, want: new Map() }],
+    ['not in the manifest', { given: { path: 'b.ts', disk: formatted }, want: new Map() }],
+    ['an Object.prototype name', { given: { path: 'toString', disk: formatted }, want: new Map() }],
   ])('%s', (_name, { given, want }) => {
+    fs.rmSync(join(dir, given.path), { force: true });
     if (given.disk !== undefined) fs.writeFileSync(join(dir, given.path), given.disk);
-    expect(reusableContent(dir, manifest, given.path, given.source)).toBe(want);
+    expect(reusableChunks(dir, manifest, given.path)).toEqual(want);
   });
 
-  it('is undefined without a manifest', () => {
+  it('is empty without a manifest', () => {
     fs.writeFileSync(join(dir, 'a.ts'), formatted);
-    expect(reusableContent(dir, undefined, 'a.ts', h('c'))).toBeUndefined();
+    expect(reusableChunks(dir, undefined, 'a.ts')).toEqual(new Map());
   });
 });

@@ -10,8 +10,11 @@ export const MANIFEST_FILE = '.streamspec-manifest.json';
 export interface ManifestEntry {
   /** sha256 of the file as written. */
   sha256: string;
-  /** sha256 of the text before formatting, when the caller gave one. */
-  sourceHash?: string;
+  /**
+   * How the file was formatted, piece by piece: `hash:length` of each top-level piece, comma
+   * separated (see render/format.ts). Lets a later run reuse the formatted pieces that did not change.
+   */
+  chunks?: string;
 }
 
 export interface Manifest {
@@ -39,6 +42,7 @@ export function sha256(data: string | Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
+const CHUNKS = /^[0-9a-f]{16}:[0-9]+(,[0-9a-f]{16}:[0-9]+)*$/;
 const HEX64 = /^[0-9a-f]{64}$/;
 
 /**
@@ -66,7 +70,7 @@ export function serializeManifest(manifest: Manifest): string {
   const files: Record<string, ManifestEntry> = Object.fromEntries(
     Object.entries(manifest.files)
       .sort(([a], [b]) => compareStrings(a, b))
-      .map(([path, { sha256: hash, sourceHash }]) => [path, sourceHash === undefined ? { sha256: hash } : { sha256: hash, sourceHash }]),
+      .map(([path, { sha256: hash, chunks }]) => [path, chunks === undefined ? { sha256: hash } : { sha256: hash, chunks }]),
   );
   const ordered: Manifest = { version: 1, spec: manifest.spec, specHash: manifest.specHash, files };
   return `${JSON.stringify(ordered, null, 2)}\n`;
@@ -112,9 +116,9 @@ function manifestProblem(value: unknown): string | undefined {
     if (!isRecord(entry) || typeof entry['sha256'] !== 'string' || !HEX64.test(entry['sha256'])) {
       return `file ${JSON.stringify(path)}: \`sha256\` is not a sha256 hex digest`;
     }
-    const source = entry['sourceHash'];
-    if (source !== undefined && (typeof source !== 'string' || !HEX64.test(source))) {
-      return `file ${JSON.stringify(path)}: \`sourceHash\` is not a sha256 hex digest`;
+    const chunks = entry['chunks'];
+    if (chunks !== undefined && (typeof chunks !== 'string' || !CHUNKS.test(chunks))) {
+      return `file ${JSON.stringify(path)}: \`chunks\` is not a list of hash:length pairs`;
     }
   }
   return undefined;
@@ -125,24 +129,28 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 }
 
 /**
- * The formatted text on disk for `path` when the manifest says it came from the same pre-format
- * text (`sourceHash`) and the file still has the bytes streamspec wrote: the caller can skip
- * formatting it again. Undefined otherwise.
+ * The formatted pieces of `path` as written last time, by the hash of their unformatted text,
+ * when the manifest lists them and the file still has the bytes streamspec wrote; empty otherwise.
+ * The pieces are the file's tail, joined by newlines, in the manifest's order.
  */
-export function reusableContent(
-  outDir: string,
-  manifest: Manifest | undefined,
-  path: string,
-  sourceHash: string,
-  fs: ManifestFs = nodeFs,
-): string | undefined {
+export function reusableChunks(outDir: string, manifest: Manifest | undefined, path: string, fs: ManifestFs = nodeFs): Map<string, string> {
+  const out = new Map<string, string>();
   const entry = manifest && Object.hasOwn(manifest.files, path) ? manifest.files[path] : undefined;
-  if (!entry || entry.sourceHash !== sourceHash || badOutputPath(path)) return undefined;
-  let bytes: Buffer;
+  if (!entry?.chunks || badOutputPath(path)) return out;
+  let text: string;
   try {
-    bytes = fs.readFileSync(join(outDir, ...path.split('/')));
+    const bytes = fs.readFileSync(join(outDir, ...path.split('/')));
+    if (sha256(bytes) !== entry.sha256) return out;
+    text = bytes.toString('utf8');
   } catch {
-    return undefined;
+    return out;
   }
-  return sha256(bytes) === entry.sha256 ? bytes.toString('utf8') : undefined;
+  const pieces = entry.chunks.split(',').map((p) => p.split(':') as [string, string]);
+  let at = text.length - pieces.reduce((n, [, len]) => n + Number(len), 0) - (pieces.length - 1);
+  if (at < 0) return out;
+  for (const [hash, len] of pieces) {
+    out.set(hash, text.slice(at, at + Number(len)));
+    at += Number(len) + 1;
+  }
+  return out;
 }

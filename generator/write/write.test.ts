@@ -46,7 +46,7 @@ const v2 = { 'types.ts': 'export type A = 2;\n', 'client.ts': 'client v1\n', 'pr
 
 describe('writeOutput', () => {
   it('writes every file and a sorted manifest into a folder that does not exist yet', () => {
-    const given = [...files(v1), { path: 'validate.ts', content: 'v\n', sourceHash: 'c'.repeat(64) }];
+    const given = [...files(v1), { path: 'validate.ts', content: 'v\n', chunks: `${'c'.repeat(16)}:2` }];
     expect(writeOutput(out, given, meta)).toEqual({
       ok: true,
       written: ['client.ts', 'old/gone.ts', 'proto/assistant/v1/assistant.proto', 'types.ts', 'validate.ts'],
@@ -65,7 +65,7 @@ describe('writeOutput', () => {
             'old/gone.ts': { sha256: sha256('gone\n') },
             'proto/assistant/v1/assistant.proto': { sha256: sha256('syntax = "proto3";\n') },
             'types.ts': { sha256: sha256('export type A = 1;\n') },
-            'validate.ts': { sha256: sha256('v\n'), sourceHash: 'c'.repeat(64) },
+            'validate.ts': { sha256: sha256('v\n'), chunks: `${'c'.repeat(16)}:2` },
           },
         },
         null,

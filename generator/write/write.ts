@@ -21,8 +21,8 @@ export interface OutputFile {
   /** Relative to outDir, `/` separators. */
   readonly path: string;
   readonly content: string;
-  /** sha256 of the pre-format text; recorded so a later run can skip formatting (see reusableContent). */
-  readonly sourceHash?: string;
+  /** The formatted pieces (`hash:length,...`); recorded so a later run can reuse them (see reusableChunks). */
+  readonly chunks?: string;
 }
 
 export type WriteErrorCode = 'NOT_OWNED' | 'BAD_MANIFEST' | 'IO';
@@ -141,7 +141,7 @@ export function writeOutput(
 
   const entries: [string, ManifestEntry][] = sorted.map((f) => [
     f.path,
-    f.sourceHash === undefined ? { sha256: sha256(f.content) } : { sha256: sha256(f.content), sourceHash: f.sourceHash },
+    f.chunks === undefined ? { sha256: sha256(f.content) } : { sha256: sha256(f.content), chunks: f.chunks },
   ]);
   const manifestText = serializeManifest({ version: 1, spec: meta.spec, specHash: meta.specHash, files: Object.fromEntries(entries) });
   const manifestPath = join(outDir, MANIFEST_FILE);

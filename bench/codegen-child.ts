@@ -8,7 +8,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { formatText } from '../generator/diagnostics.ts';
-import { generate, type GenerateResult } from '../generator/generate.ts';
+import { forgetFormattedPieces, generate, type GenerateResult } from '../generator/generate.ts';
 import { readManifest } from '../generator/write/manifest.ts';
 import { editSummary, syntheticContract } from './synthetic.ts';
 
@@ -61,6 +61,8 @@ async function run(spec: string, out: string): Promise<{ result: GenerateResult;
   const before = readManifest(out);
   gc();
   const heap0 = process.memoryUsage().heapUsed;
+  // Each run stands for a fresh `streamspec generate` process: only what is on disk may be reused.
+  forgetFormattedPieces();
   const t0 = performance.now();
   const result = await generate({ spec, out, transport: 'websocket' });
   const total = performance.now() - t0;

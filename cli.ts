@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import { formatJson, formatText, hasErrors, type Diagnostic } from './generator/diagnostics.ts';
 import { checkStale, generate, type GenerateResult } from './generator/generate.ts';
 import { TRANSPORTS, type Transport } from './generator/ir/types.ts';
+import { MockContractError, MockTransportError, MOCK_DEFAULTS, startMock } from './generator/mock.ts';
 import { lintSpec } from './generator/pipeline.ts';
 import { starterContract } from './generator/starter.ts';
 
@@ -24,6 +25,7 @@ Usage:
   streamspec check [spec...]
   streamspec lint <spec> [--transport T] [--format text|json]
   streamspec watch <spec> [--transport T] [--out DIR]
+  streamspec mock <spec> [--transport sse|ndjson] [--port P] [--count N] [--interval MS]
   streamspec init [FILE]
   streamspec <command> --help
 
@@ -59,6 +61,21 @@ what to do. --format json prints an array of {code, severity, message, file, lin
 Generates, then regenerates whenever the contract or a file it $refs is saved. Diagnostics are
 printed and watching goes on after a bad edit. Stop with Ctrl-C.
 `,
+  mock: `Usage: streamspec mock <spec> [--transport sse|ndjson] [--port P] [--count N] [--interval MS]
+
+Serves every stream of a contract on 127.0.0.1 with schema-valid example messages (from the
+schemas' examples and defaults, else made to fit), cycling through the message types, then the
+terminal message. Deterministic: the same URL gives the same messages, so a resumed stream
+continues exactly where it left off. Resume, heartbeats and backpressure behave as in the
+generated server. The first line on stdout is "listening on http://127.0.0.1:PORT", then one
+line per stream. Stop with Ctrl-C.
+
+Options:
+  --transport T  sse | ndjson (default: the contract's own transport)
+  --port P       port to listen on; 0 picks a free one (default ${MOCK_DEFAULTS.port})
+  --count N      messages per stream before the terminal message (default ${MOCK_DEFAULTS.count})
+  --interval MS  pause between messages in ms (default ${MOCK_DEFAULTS.interval}); a sampled stream waits at least its interval
+`,
   init: `Usage: streamspec init [FILE]
 
 Writes a starter contract to FILE (default spec/service.yaml). Refuses to overwrite a file.
@@ -83,7 +100,7 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
   }
   let args: ReturnType<typeof parse>;
   try {
-    args = parse(rest);
+    args = parse(rest, command);
   } catch (e) {
     io.err(`streamspec ${command}: ${(e as Error).message}\n\n${HELP[command]}`);
     return 2;
@@ -102,6 +119,8 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
         return runLint(args, io);
       case 'watch':
         return await runWatch(args, io);
+      case 'mock':
+        return await runMock(args, io);
       case 'init':
         return runInit(args, io);
     }
@@ -115,7 +134,14 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
   return 2;
 }
 
-function parse(argv: readonly string[]) {
+// Mock's own options are known only to mock, so `generate --port 1` stays a usage error.
+const MOCK_OPTIONS = {
+  port: { type: 'string' },
+  count: { type: 'string' },
+  interval: { type: 'string' },
+} as const;
+
+function parse(argv: readonly string[], command?: string) {
   return parseArgs({
     args: [...argv],
     allowPositionals: true,
@@ -125,6 +151,7 @@ function parse(argv: readonly string[]) {
       out: { type: 'string', short: 'o' },
       format: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
+      ...(command === 'mock' ? MOCK_OPTIONS : ({} as Partial<typeof MOCK_OPTIONS>)),
     },
   });
 }
@@ -267,6 +294,56 @@ async function runWatch(args: Args, io: Io): Promise<number> {
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
+  return 0;
+}
+
+/** A whole number in [min, max] from an option, or a usage error naming the option. */
+function wholeNumber(value: string | undefined, option: string, min: number, max: number, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < min || n > max) throw new UsageError(`--${option} "${value}" is not a whole number from ${min} to ${max}.`);
+  return n;
+}
+
+async function runMock(args: Args, io: Io): Promise<number> {
+  const [spec, ...more] = args.positionals;
+  if (!spec || more.length) throw new UsageError('name exactly one contract, for example: streamspec mock spec/assistant.yaml.');
+  const transport = transportOf(args);
+  const opt = (k: keyof typeof MOCK_OPTIONS) => (typeof args.values[k] === 'string' ? args.values[k] : undefined);
+  const port = wholeNumber(opt('port'), 'port', 0, 65535, MOCK_DEFAULTS.port);
+  const count = wholeNumber(opt('count'), 'count', 0, 1_000_000, MOCK_DEFAULTS.count);
+  const interval = wholeNumber(opt('interval'), 'interval', 0, 3_600_000, MOCK_DEFAULTS.interval);
+  let mock: Awaited<ReturnType<typeof startMock>>;
+  try {
+    mock = await startMock({ spec, cwd: io.cwd, port, count, interval, ...(transport ? { transport } : {}) });
+  } catch (e) {
+    if (e instanceof MockTransportError) throw new UsageError(`${e.message}.`);
+    if (e instanceof MockContractError) {
+      printDiagnostics(io, e.diagnostics, e.sources, 'text');
+      io.err(`${spec}: ${summary(e.diagnostics)}; nothing is served.\n`);
+      return 1;
+    }
+    if ((e as NodeJS.ErrnoException).code === 'EADDRINUSE' || (e as NodeJS.ErrnoException).code === 'EACCES') {
+      io.err(`streamspec mock: cannot listen on 127.0.0.1:${port} (${(e as NodeJS.ErrnoException).code}). Choose another --port, or --port 0 for a free one.\n`);
+      return 1;
+    }
+    throw e;
+  }
+  // The first stdout line is what scripts wait for; warnings go to stderr.
+  io.out(`listening on ${mock.url}\n`);
+  for (const r of mock.routes) io.out(`${r.method} ${r.path} (${r.stream})\n`);
+  printDiagnostics(io, mock.diagnostics, mock.sources, 'text');
+  for (const p of mock.problems) io.err(`mock: warning: ${p}\n`);
+  await new Promise<void>((done) => {
+    const stop = () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      done();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  await mock.close();
   return 0;
 }
 

@@ -116,6 +116,33 @@ components:
     expect(p.ratio!.schema).toMatchObject({ kind: 'number', format: 'double' });
   });
 
+  it('keeps examples and default as written, null default included, and nothing when absent', () => {
+    const c = ok(`${stream('messages: { item: { $ref: "#/components/schemas/Item" } }')}
+components:
+  schemas:
+    Item:
+      type: object
+      examples: [{ n: 2, unit: kg }]
+      properties:
+        n: { type: integer, default: 0 }
+        unit: { type: string, examples: [kg, lb], default: kg }
+        note: { type: [string, "null"], default: null }
+        plain: { type: string }
+        other: { $ref: '#/components/schemas/Other', examples: [x] }
+    Other: { type: string }
+`);
+    const item = c.types.find((t) => t.key === 'Item')!.schema as ObjectSchema;
+    expect(item.examples).toEqual([{ n: 2, unit: 'kg' }]);
+    const p = Object.fromEntries(item.properties.map((x) => [x.name.wire, x.schema]));
+    expect(p.n).toMatchObject({ kind: 'integer', default: 0 });
+    expect(p.unit).toMatchObject({ kind: 'string', examples: ['kg', 'lb'], default: 'kg' });
+    expect(p.note).toMatchObject({ kind: 'union', default: null });
+    expect(Object.hasOwn(p.note!, 'default')).toBe(true);
+    expect(Object.hasOwn(p.plain!, 'default')).toBe(false);
+    expect(Object.hasOwn(p.plain!, 'examples')).toBe(false);
+    expect(p.other).toMatchObject({ kind: 'ref', target: 'Other', examples: ['x'] });
+  });
+
   it('keeps positions on every node', () => {
     const c = ok(stream('messages: { item: { type: object } }'));
     const s = c.streams[0]!;

@@ -37,6 +37,8 @@ export const DEFAULTS = {
 };
 
 type Json = Record<string, unknown>;
+/** What any schema node may carry besides its type. */
+type Meta = { description?: string; examples?: readonly unknown[]; default?: unknown };
 const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 export interface BuildInput {
@@ -370,7 +372,11 @@ class Builder {
     const pos = file.pos(ptr, 'value');
     const s = isObj(raw) ? raw : {};
     const description = typeof s.description === 'string' ? s.description : typeof s.title === 'string' ? s.title : undefined;
-    const d = description !== undefined ? { description } : {};
+    const d: Meta = {
+      ...(description !== undefined ? { description } : {}),
+      ...(Array.isArray(s.examples) ? { examples: s.examples as unknown[] } : {}),
+      ...(Object.hasOwn(s, 'default') ? { default: s.default } : {}),
+    };
 
     if (typeof s.$ref === 'string') {
       const target = resolveRef(file, s.$ref, this.files);
@@ -408,7 +414,7 @@ class Builder {
     return { kind: 'unknown', pos, ...d };
   }
 
-  private typed(file: YamlFile, ptr: Pointer, type: string, s: Json, pos: SourcePos, d: { description?: string }): SchemaNode {
+  private typed(file: YamlFile, ptr: Pointer, type: string, s: Json, pos: SourcePos, d: Meta): SchemaNode {
     const num = (k: string) => (typeof s[k] === 'number' ? { [k]: s[k] as number } : {});
     switch (type) {
       case 'string':
@@ -475,7 +481,7 @@ class Builder {
   }
 
   /** `allOf` of object schemas merges into one object; anything else cannot be carried. */
-  private allOf(file: YamlFile, ptr: Pointer, n: number, pos: SourcePos, d: { description?: string }): SchemaNode {
+  private allOf(file: YamlFile, ptr: Pointer, n: number, pos: SourcePos, d: Meta): SchemaNode {
     const properties: Property[] = [];
     let additional: boolean | SchemaNode = true;
     for (let i = 0; i < n; i++) {

@@ -42,6 +42,10 @@ export type FloatFormat = 'float' | 'double';
 interface SchemaBase {
   readonly pos: SourcePos;
   readonly description?: string;
+  /** `examples` as written: JSON values the contract vouches for (not checked here); `mock` serves them. */
+  readonly examples?: readonly unknown[];
+  /** `default` as written, when the schema has one (it may be `null`). */
+  readonly default?: unknown;
 }
 
 export interface StringSchema extends SchemaBase {

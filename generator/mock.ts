@@ -1,0 +1,228 @@
+// `streamspec mock`: serves every stream of a contract with schema-valid example messages, through
+// the very server code `generate` emits, so a front end can be built before its back end exists.
+// Messages depend only on their position in the stream, so runs can be compared and a resumed
+// stream continues exactly where it left off.
+
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { pathToFileURL } from 'node:url';
+import type { HandlerContext, HttpRouter, RouterOptions } from '../templates/runtime/http-router.ts';
+import type { Issue } from '../templates/runtime/validation.ts';
+import { hasErrors, type Diagnostic } from './diagnostics.ts';
+import { generate } from './generate.ts';
+import type { BoundStream } from './ir/bind.ts';
+import type { NamedType, SchemaNode, Transport } from './ir/types.ts';
+import { lintSpec } from './pipeline.ts';
+import { example } from './schema/examples.ts';
+
+export const MOCK_TRANSPORTS = ['sse', 'ndjson'] as const;
+export const MOCK_DEFAULTS = { port: 0, count: 10, interval: 50 };
+
+export interface MockOptions {
+  readonly spec: string;
+  /** Default: the contract's own transport. Only sse and ndjson can be mocked so far. */
+  readonly transport?: Transport;
+  /** 0 (the default) picks a free port. */
+  readonly port?: number;
+  /** Messages per stream before the terminal message (default 10). */
+  readonly count?: number;
+  /** Pause between messages in ms (default 50); a `sample` stream waits at least its interval. */
+  readonly interval?: number;
+  readonly cwd?: string;
+  /** Where handler and router errors go; default console.error. */
+  readonly onError?: RouterOptions['onError'];
+}
+
+export interface MockRoute {
+  readonly stream: string;
+  readonly method: 'GET' | 'POST';
+  /** The contract's path template, `/v1/conversations/{conversationId}/completion`. */
+  readonly path: string;
+}
+
+export interface MockServer {
+  /** `http://127.0.0.1:PORT`, no trailing slash. */
+  readonly url: string;
+  readonly transport: 'sse' | 'ndjson';
+  readonly routes: readonly MockRoute[];
+  /** The contract's warnings (errors stop the mock before it starts). */
+  readonly diagnostics: readonly Diagnostic[];
+  readonly sources: ReadonlyMap<string, string>;
+  /** Example messages that may break the contract, as `file:line:col what`: add `examples` there. */
+  readonly problems: readonly string[];
+  /** Stops every stream, closes the server and removes the generated code. */
+  close(): Promise<void>;
+}
+
+/** The contract has errors; nothing was started. */
+export class MockContractError extends Error {
+  constructor(
+    readonly diagnostics: readonly Diagnostic[],
+    readonly sources: ReadonlyMap<string, string>,
+  ) {
+    super('the contract has errors');
+    this.name = 'MockContractError';
+  }
+}
+
+/** The transport cannot be mocked (yet). */
+export class MockTransportError extends Error {
+  constructor(readonly transport: Transport) {
+    super(`the ${transport} transport is not available for mock yet; use --transport sse or --transport ndjson`);
+    this.name = 'MockTransportError';
+  }
+}
+
+interface Stamped {
+  readonly type: string;
+  readonly data: unknown;
+}
+
+export async function startMock(opts: MockOptions): Promise<MockServer> {
+  const cwd = opts.cwd ?? process.cwd();
+  const count = opts.count ?? MOCK_DEFAULTS.count;
+  const interval = opts.interval ?? MOCK_DEFAULTS.interval;
+  if (opts.transport && !isMockTransport(opts.transport)) throw new MockTransportError(opts.transport);
+
+  // Lint first: the IR drives the handlers, and a websocket contract should fail before generating.
+  const lint = lintSpec(opts.spec, { cwd, ...(opts.transport ? { transport: opts.transport } : {}) });
+  if (!lint.bound || hasErrors(lint.diagnostics)) throw new MockContractError(lint.diagnostics, lint.sources);
+  const bound = lint.bound;
+  const transport = bound.transport;
+  if (!isMockTransport(transport)) throw new MockTransportError(transport);
+
+  const dir = mkdtempSync(join(tmpdir(), 'streamspec-mock-'));
+  const cleanup = () => rmSync(dir, { recursive: true, force: true });
+  let router: HttpRouter | undefined;
+  let server: Server | undefined;
+  try {
+    // The generated files are ESM; without this a .ts file under /tmp would load as CommonJS.
+    writeFileSync(join(dir, 'package.json'), '{ "type": "module" }\n');
+    const out = join(dir, 'generated');
+    const result = await generate({ spec: opts.spec, transport, out, cwd });
+    if (!result.ok) {
+      if (hasErrors(result.diagnostics)) throw new MockContractError(result.diagnostics, result.sources);
+      throw new Error(`could not generate the mock server: ${result.write && !result.write.ok ? result.write.error.message : 'unknown error'}`);
+    }
+    const serverModule = (await import(pathToFileURL(join(out, 'server.ts')).href)) as {
+      createRouter(handlers: Record<string, unknown>, options?: RouterOptions): HttpRouter;
+    };
+    const validators = (await import(pathToFileURL(join(out, 'validate.ts')).href)) as Record<string, (m: unknown) => Issue[]>;
+
+    const types = new Map(bound.contract.types.map((t) => [t.key, t]));
+    const problems = new Set<string>();
+    const handlers: Record<string, (ctx: HandlerContext) => AsyncGenerator<Stamped, Stamped, void>> = {};
+    for (const b of bound.streams) {
+      const messages = createMessages(b, types);
+      const total = b.stream.messages.length === 0 ? 0 : count;
+      // Two rounds of every message type show what a contract's examples lack, before anyone connects.
+      const sample = [...Array.from({ length: Math.min(total, 2 * b.stream.messages.length) }, (_, i) => messages.at(i)), messages.terminal(total)];
+      const validate = validators[`validate${b.stream.name.pascal}Message`];
+      for (const m of sample) {
+        for (const p of m.problems) problems.add(`${p.pos.file}:${p.pos.line}:${p.pos.col} ${p.message}`);
+        for (const issue of validate?.(m.message) ?? [])
+          problems.add(`stream ${b.stream.name.wire}, message ${m.message.type}: ${issue.path} ${issue.message}`);
+      }
+      const backpressure = b.stream.backpressure;
+      // A sampled stream keeps one value per interval: pacing slower drops nothing, so every run is the same.
+      const pace = Math.max(interval, backpressure.kind === 'sample' ? backpressure.intervalMs : 0);
+      const terminal = messages.terminal(total).message;
+      handlers[b.stream.name.camel] = async function* ({ resumeFrom, signal }) {
+        // Message i always has seq i + 1 (nothing is dropped at this pace), so resuming is exact.
+        const start = resumeFrom ?? 0;
+        for (let i = start; i < total; i++) {
+          // Aborted: the router has already ended the response and ignores what is returned.
+          if (i > start && !(await pause(pace, signal))) return terminal;
+          yield messages.at(i).message;
+        }
+        return terminal;
+      };
+    }
+
+    router = serverModule.createRouter(handlers, opts.onError ? { onError: opts.onError } : {});
+    const s = createServer(router.node);
+    server = s;
+    await new Promise<void>((resolve, reject) => {
+      s.once('error', reject);
+      s.listen(opts.port ?? MOCK_DEFAULTS.port, '127.0.0.1', () => {
+        s.off('error', reject);
+        resolve();
+      });
+    });
+    const { port } = s.address() as AddressInfo;
+    const r = router;
+    let closing: Promise<void> | undefined;
+    return {
+      url: `http://127.0.0.1:${port}`,
+      transport,
+      routes: bound.streams.map((b) => ({
+        stream: b.stream.name.wire,
+        method: b.requestVia === 'body' ? 'POST' : 'GET',
+        path: b.stream.path.template,
+      })),
+      diagnostics: lint.diagnostics,
+      sources: lint.sources,
+      problems: [...problems],
+      close() {
+        closing ??= (async () => {
+          // Aborts every running stream, so each response ends cleanly (no terminal: the client may
+          // reconnect elsewhere); a socket still open after a short grace is cut.
+          r.close();
+          await new Promise<void>((resolve) => {
+            s.close(() => resolve());
+            s.closeIdleConnections();
+            setTimeout(() => s.closeAllConnections(), 250).unref();
+          });
+          cleanup();
+        })();
+        return closing;
+      },
+    };
+  } catch (error) {
+    router?.close();
+    server?.close();
+    cleanup();
+    throw error;
+  }
+}
+
+function isMockTransport(t: Transport): t is 'sse' | 'ndjson' {
+  return (MOCK_TRANSPORTS as readonly string[]).includes(t);
+}
+
+/** Resolves true after `ms`, or false as soon as the signal aborts (the consumer went away). */
+async function pause(ms: number, signal: AbortSignal): Promise<boolean> {
+  try {
+    await sleep(ms, undefined, { signal });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+interface Made {
+  readonly message: Stamped;
+  readonly problems: ReturnType<typeof example>['problems'];
+}
+
+/** Message i of a stream: its type cycles through the contract's messages, its data is example i. */
+function createMessages(b: BoundStream, types: ReadonlyMap<string, NamedType>) {
+  const s = b.stream;
+  const make = (type: string, payload: SchemaNode | undefined, seed: number): Made => {
+    if (!payload) return { message: { type, data: null }, problems: [] };
+    const r = example(payload, types, seed);
+    return { message: { type, data: r.value }, problems: r.problems };
+  };
+  return {
+    /** Only for streams with data messages. */
+    at(i: number): Made {
+      const m = s.messages[i % s.messages.length]!;
+      return make(m.name.wire, m.payload, i);
+    },
+    terminal: (seed: number): Made => make(s.termination.message.wire, s.termination.payload, seed),
+  };
+}

@@ -1,0 +1,61 @@
+// `streamspec mock` as a user runs it: a real process, its first stdout line, a stream read with
+// plain fetch, and a clean exit on SIGTERM.
+
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { cli, ROOT } from './support/tools.ts';
+
+describe('streamspec mock', () => {
+  it('prints where it listens first, serves the contract, and exits 0 on SIGTERM', async () => {
+    const child = spawn(process.execPath, [join(ROOT, 'bin', 'streamspec.js'), 'mock', 'spec/assistant.yaml', '--port', '0', '--count', '3', '--interval', '1'], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    try {
+      const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+      const first = (await lines.next()).value as string;
+      expect(first).toMatch(/^listening on http:\/\/127\.0\.0\.1:\d+$/);
+      expect([(await lines.next()).value, (await lines.next()).value]).toEqual([
+        'GET /v1/conversations/{conversationId}/completion (completion)',
+        'GET /v1/conversations/{conversationId}/history (history)',
+      ]);
+
+      const base = first.slice('listening on '.length);
+      const res = await fetch(`${base}/v1/conversations/7d444840-9dc0-11d1-b245-5ffdce74fad2/completion?prompt=hi`);
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+      const events = [...(await res.text()).matchAll(/^event: (.*)$/gm)].map((m) => m[1]);
+      expect(events).toEqual(['token', 'usage', 'token', 'done']);
+
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      expect(stderr).toBe('');
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  });
+
+  it.each([
+    [['mock', 'spec/room.yaml'], 'the websocket transport is not available for mock yet; use --transport sse or --transport ndjson.'],
+    [['mock', 'spec/assistant.yaml', '--transport', 'grpc'], 'the grpc transport is not available for mock yet'],
+    [['mock', 'spec/assistant.yaml', '--port', '70000'], '--port "70000" is not a whole number from 0 to 65535.'],
+    [['mock'], 'name exactly one contract'],
+    [['generate', 'spec/assistant.yaml', '--port', '1'], "Unknown option '--port'"],
+  ] as const)('%j is a usage error: exit 2', (args, text) => {
+    const r = cli(args, ROOT);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain(text);
+    expect(r.stdout).toBe('');
+  });
+
+  it('--help says how', () => {
+    const r = cli(['mock', '--help'], ROOT);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^Usage: streamspec mock <spec> \[--transport sse\|ndjson\] \[--port P\] \[--count N\] \[--interval MS\]/);
+  });
+});

@@ -472,6 +472,34 @@ describe('openStream', () => {
     expect(reqs).toHaveLength(0);
   });
 
+  it('cancels the backoff sleep on abort, so no timer keeps the process alive', async () => {
+    vi.spyOn(Math, 'random').mockReturnValue(1); // a 5 s backoff: far longer than this test waits
+    const { base, reqs } = await serve((res) => void res.writeHead(503).end());
+    // Every timer client.ts starts, until it fires or is cleared.
+    const pending = new Set<unknown>();
+    const realSet = globalThis.setTimeout;
+    const realClear = globalThis.clearTimeout;
+    vi.spyOn(globalThis, 'setTimeout').mockImplementation(((fn: () => void, ms?: number) => {
+      const t = realSet(() => (pending.delete(t), fn()), ms);
+      if (/[/\\]client\.ts:/.test(new Error().stack!)) pending.add(t);
+      return t;
+    }) as typeof setTimeout);
+    vi.spyOn(globalThis, 'clearTimeout').mockImplementation(((t: Parameters<typeof clearTimeout>[0]) => {
+      pending.delete(t);
+      realClear(t);
+    }) as typeof clearTimeout);
+    const ac = new AbortController();
+    const states: ConnectionState[] = [];
+    const done = drain(open(base, {}, { signal: ac.signal, onState: (s) => states.push(s) }, { maxRetryMs: 5000 }));
+    await until(() => states.includes('reconnecting'));
+    expect(pending.size).toBe(1); // the backoff sleep (the idle timer went with the connection)
+    ac.abort();
+    const { err } = await done;
+    expect(err).toMatchObject({ name: 'AbortError' });
+    expect(pending.size).toBe(0);
+    expect(reqs).toHaveLength(1);
+  });
+
   it('aborts the connection on break', async () => {
     const { base, reqs } = await serve((res) => (sseHead(res), res.write(ev(1, 'token', 1) + ev(2, 'token', 2))));
     const call = open(base);

@@ -1,0 +1,319 @@
+// `npm run bench` (second part): the HTTP streaming runtime, all on 127.0.0.1.
+//
+// - throughput: messages/s of the generated server + generated client (spec/assistant.yaml
+//   `completion`, pull, with output validation on as shipped), SSE and NDJSON, against a raw
+//   node:http loop read with fetch + eventsource-parser (SSE) or a line split (NDJSON), on the same
+//   ~100-byte frames, in the same process, alternating, median of RUNS. Target: >= 85 % of raw.
+// - memory: RSS growth of the generated server (a child process) under a consumer taking
+//   100 messages/s for 20 s from a producer that would run at full speed. Target: < 16 MiB.
+// - time to first message: open -> first message, median and p95 of TTFM_RUNS opens.
+// - bundle: the generated client for one stream, minified and gzipped. Target: <= 2.5 KB.
+//
+// `--json` prints the rows as JSON on stdout (the verdict lines then go to stderr).
+
+import { spawn, spawnSync } from 'node:child_process';
+import { createServer, type RequestListener, type Server } from 'node:http';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { gzipSync } from 'node:zlib';
+import { build } from 'esbuild';
+import { createParser } from 'eventsource-parser';
+import type * as Client from '../generated/assistant/client.ts';
+import type * as Server_ from '../generated/assistant/server.ts';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const { values } = parseArgs({ options: { json: { type: 'boolean', default: false } } });
+const log = (line: string) => process.stderr.write(`${line}\n`);
+
+const MESSAGES = 100_000; // per throughput run
+const RUNS = 3;
+const RUN_TIMEOUT_MS = 15_000;
+const TTFM_RUNS = 30;
+const MEMORY_SECONDS = 20;
+const RATE = 100; // messages/s of the slow consumer
+const TARGET_RATIO = 0.85;
+const TARGET_GROWTH_MIB = 16;
+const TARGET_BUNDLE = 2560; // 2.5 KB
+const TEXT = 'x'.repeat(40); // a token frame of about 100 bytes on either transport
+const CONVERSATION = '5f0c2e1a-7b7e-4c1d-9a53-2f4b8e9d6c10';
+const PATH = `/v1/conversations/${CONVERSATION}/completion`;
+
+export interface Row {
+  readonly case: string;
+  readonly transport: 'sse' | 'ndjson' | '-';
+  readonly value: number;
+  readonly unit: string;
+  readonly target: string | null;
+  readonly pass: boolean | null;
+  readonly note: string;
+}
+const rows: Row[] = [];
+
+const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+const percentile = (xs: readonly number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))]!;
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([p, new Promise<never>((_, j) => (timer = setTimeout(() => j(new Error(`${what}: over ${ms} ms`)), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function listen(listener: RequestListener): Promise<{ base: string; server: Server }> {
+  const server = createServer(listener);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
+}
+async function close(server: Server): Promise<void> {
+  server.closeAllConnections();
+  await new Promise((r) => server.close(r));
+}
+
+// --- the generated side -------------------------------------------------------------------------
+
+interface Generated {
+  readonly server: typeof Server_;
+  readonly client: typeof Client;
+}
+
+async function loadGenerated(dir: string): Promise<Generated> {
+  return {
+    server: (await import(pathToFileURL(join(dir, 'server.ts')).href)) as typeof Server_,
+    client: (await import(pathToFileURL(join(dir, 'client.ts')).href)) as typeof Client,
+  };
+}
+
+/** `count` tokens as fast as they are pulled, then `done`. */
+function countingHandlers(count: number): Server_.AssistantHandlers {
+  return {
+    async *completion() {
+      for (let i = 0; i < count; i++) yield { type: 'token', data: { text: TEXT, index: i } };
+      return { type: 'done', data: { finishReason: 'stop' } };
+    },
+    async *history() {
+      return { type: 'end', data: { count: 0 } };
+    },
+  };
+}
+
+async function generatedRun(g: Generated, base: string): Promise<number> {
+  const t = performance.now();
+  let n = 0;
+  const call = g.client.openCompletion({ baseUrl: base }, { params: { conversationId: CONVERSATION }, request: { prompt: 'bench' } });
+  for await (const m of call) if (m.type === 'token') n++;
+  if (n !== MESSAGES) throw new Error(`generated: ${n} of ${MESSAGES} messages`);
+  return (n / (performance.now() - t)) * 1000;
+}
+
+// --- the raw baseline ---------------------------------------------------------------------------
+
+/** A plain node:http loop: one write per frame, waiting for `drain` when write() says so. */
+function rawListener(transport: 'sse' | 'ndjson'): RequestListener {
+  return (_req, res) => {
+    res.writeHead(200, { 'content-type': transport === 'sse' ? 'text/event-stream' : 'application/x-ndjson', 'cache-control': 'no-store' });
+    const id = 'AbCdEfGhIjKlMnOpQrSt_-';
+    let i = 0;
+    const frame = (n: number) => {
+      const data = JSON.stringify({ text: TEXT, index: n });
+      return transport === 'sse'
+        ? `id: ${id}.${n + 1}\nevent: token\ndata: ${data}\n\n`
+        : `{"seq":${n + 1},"id":"${id}.${n + 1}","type":"token","data":${data}}\n`;
+    };
+    const pump = () => {
+      while (i < MESSAGES) if (!res.write(frame(i++))) return void res.once('drain', pump);
+      res.end(transport === 'sse' ? `id: ${id}.${i + 1}\nevent: done\ndata: {"finishReason":"stop"}\n\n` : frame(i).replace('token', 'done'));
+    };
+    pump();
+  };
+}
+
+async function rawRun(transport: 'sse' | 'ndjson', base: string): Promise<number> {
+  const t = performance.now();
+  let n = 0;
+  const res = await fetch(base + PATH, { headers: { accept: transport === 'sse' ? 'text/event-stream' : 'application/x-ndjson' } });
+  const reader = res.body!.getReader();
+  const dec = new TextDecoder();
+  if (transport === 'sse') {
+    const parser = createParser({ onEvent: (e) => void (JSON.parse(e.data), e.event === 'token' && n++) });
+    for (let c; !(c = await reader.read()).done; ) parser.feed(dec.decode(c.value, { stream: true }));
+  } else {
+    let buf = '';
+    for (let c; !(c = await reader.read()).done; ) {
+      const lines = dec.decode(c.value, { stream: true }).split('\n');
+      lines[0] = buf + lines[0];
+      buf = lines.pop()!;
+      for (const l of lines) if (JSON.parse(l).type === 'token') n++;
+    }
+  }
+  if (n !== MESSAGES) throw new Error(`raw: ${n} of ${MESSAGES} messages`);
+  return (n / (performance.now() - t)) * 1000;
+}
+
+// --- rows ---------------------------------------------------------------------------------------
+
+async function throughput(transport: 'sse' | 'ndjson', g: Generated): Promise<void> {
+  log(`bench: throughput ${transport}, ${RUNS} x ${MESSAGES} messages each side...`);
+  const gen = await listen(g.server.createRouter(countingHandlers(MESSAGES), { onError: () => {} }).node);
+  const raw = await listen(rawListener(transport));
+  const ours: number[] = [];
+  const theirs: number[] = [];
+  try {
+    await within(generatedRun(g, gen.base), RUN_TIMEOUT_MS, 'warm-up'); // JIT warm-up, not counted
+    await within(rawRun(transport, raw.base), RUN_TIMEOUT_MS, 'warm-up');
+    for (let i = 0; i < RUNS; i++) {
+      ours.push(await within(generatedRun(g, gen.base), RUN_TIMEOUT_MS, 'generated run'));
+      theirs.push(await within(rawRun(transport, raw.base), RUN_TIMEOUT_MS, 'raw run'));
+    }
+  } finally {
+    await close(gen.server);
+    await close(raw.server);
+  }
+  const a = median(ours);
+  const b = median(theirs);
+  const ratio = a / b;
+  rows.push({ case: 'throughput, generated', transport, value: Math.round(a), unit: 'msg/s', target: null, pass: null, note: `median of ${RUNS}` });
+  rows.push({ case: 'throughput, raw node:http', transport, value: Math.round(b), unit: 'msg/s', target: null, pass: null, note: transport === 'sse' ? 'fetch + eventsource-parser' : 'fetch + line split' });
+  rows.push({
+    case: 'throughput, generated / raw',
+    transport,
+    value: Math.round(ratio * 1000) / 10,
+    unit: '%',
+    target: `>= ${TARGET_RATIO * 100} %`,
+    pass: ratio >= TARGET_RATIO,
+    note: '',
+  });
+}
+
+async function timeToFirstMessage(transport: 'sse' | 'ndjson', g: Generated): Promise<void> {
+  log(`bench: time to first message ${transport}, ${TTFM_RUNS} opens...`);
+  const gen = await listen(g.server.createRouter(countingHandlers(1), { onError: () => {} }).node);
+  const times: number[] = [];
+  try {
+    for (let i = 0; i < TTFM_RUNS + 3; i++) {
+      const t = performance.now();
+      const it = g.client.openCompletion({ baseUrl: gen.base }, { params: { conversationId: CONVERSATION }, request: { prompt: 'bench' } })[Symbol.asyncIterator]();
+      await within(it.next(), 5000, 'first message');
+      if (i >= 3) times.push(performance.now() - t); // the first opens warm the JIT and the pool
+      await it.return!();
+    }
+  } finally {
+    await close(gen.server);
+  }
+  rows.push({ case: 'time to first message', transport, value: Math.round(median(times) * 100) / 100, unit: 'ms', target: null, pass: null, note: `median; p95 ${percentile(times, 0.95).toFixed(2)} ms` });
+}
+
+async function memory(g: Generated): Promise<void> {
+  log(`bench: server memory under a ${RATE} msg/s consumer for ${MEMORY_SECONDS} s (server in a child process)...`);
+  const child = spawn(process.execPath, [join(ROOT, 'bin', 'run-ts.js'), join(ROOT, 'bench', 'http-server.ts'), '250'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: child.stdout! });
+  const samples: { t: number; rss: number; produced: number }[] = [];
+  let t0 = 0;
+  try {
+    const port = await within(
+      new Promise<number>((resolve_, reject) => {
+        lines.once('line', (l) => resolve_(Number(/^listening (\d+)$/.exec(l)?.[1])));
+        child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
+      }),
+      20_000,
+      'child server',
+    );
+    lines.on('line', (l) => t0 && samples.push({ t: performance.now() - t0, ...(JSON.parse(l) as { rss: number; produced: number }) }));
+    const ac = new AbortController();
+    const call = g.client.openCompletion({ baseUrl: `http://127.0.0.1:${port}` }, { params: { conversationId: CONVERSATION }, request: { prompt: 'slow' }, signal: ac.signal });
+    t0 = performance.now();
+    let consumed = 0;
+    try {
+      for await (const _ of call) {
+        consumed++;
+        if (performance.now() - t0 >= MEMORY_SECONDS * 1000) break;
+        await sleep(t0 + (consumed * 1000) / RATE - performance.now());
+      }
+    } finally {
+      ac.abort();
+    }
+    // Growth from the moment every buffer on the path has filled (a second or two) to the end.
+    const base = samples.find((s) => s.t >= 2000) ?? samples[0]!;
+    const peak = Math.max(...samples.filter((s) => s.t >= base.t).map((s) => s.rss));
+    const growth = (peak - base.rss) / 2 ** 20;
+    const last = samples.at(-1)!;
+    rows.push({
+      case: 'server RSS growth, slow consumer',
+      transport: 'sse',
+      value: Math.round(growth * 100) / 100,
+      unit: 'MiB',
+      target: `< ${TARGET_GROWTH_MIB} MiB`,
+      pass: growth < TARGET_GROWTH_MIB,
+      note: `${MEMORY_SECONDS} s; RSS ${(base.rss / 2 ** 20).toFixed(1)} -> peak ${(peak / 2 ** 20).toFixed(1)} MiB; produced ${last.produced}, consumed ${consumed}`,
+    });
+  } finally {
+    child.stdin!.end();
+    child.kill();
+  }
+}
+
+async function bundle(): Promise<void> {
+  log('bench: client bundle for one stream...');
+  const result = await build({
+    stdin: { contents: "export { openCompletion } from './generated/assistant/client.ts';\n", resolveDir: ROOT, loader: 'ts' },
+    bundle: true,
+    minify: true,
+    format: 'esm',
+    write: false,
+    logLevel: 'silent',
+  });
+  const out = result.outputFiles[0]!.contents;
+  const gz = gzipSync(out, { level: 9 }).length;
+  rows.push({
+    case: 'client bundle, one stream',
+    transport: 'sse',
+    value: gz,
+    unit: 'B gzip',
+    target: `<= ${TARGET_BUNDLE} B`,
+    pass: gz <= TARGET_BUNDLE,
+    note: `${out.length} B minified (esbuild), eventsource-parser included`,
+  });
+}
+
+function table(rs: readonly Row[]): string {
+  const head = ['case', 'transport', 'value', 'unit', 'target', 'result', 'note'];
+  const body = rs.map((r) => [r.case, r.transport, String(r.value), r.unit, r.target ?? '', r.pass === null ? '' : r.pass ? 'PASS' : 'FAIL', r.note]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 2 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  return [line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
+}
+
+const started = performance.now();
+const work = mkdtempSync(join(tmpdir(), 'streamspec-http-bench-'));
+try {
+  const gen = spawnSync(process.execPath, [join(ROOT, 'bin', 'streamspec.js'), 'generate', 'spec/assistant.yaml', '--transport', 'ndjson', '--out', work], { cwd: ROOT, encoding: 'utf8' });
+  if (gen.status !== 0) throw new Error(`streamspec generate (ndjson) failed:\n${gen.stderr}`);
+  // Outside the repo nothing says the .ts files are ES modules.
+  writeFileSync(join(work, 'package.json'), '{ "type": "module" }\n');
+  const sse = await loadGenerated(join(ROOT, 'generated', 'assistant'));
+  const ndjson = await loadGenerated(work);
+  await throughput('sse', sse);
+  await throughput('ndjson', ndjson);
+  await timeToFirstMessage('sse', sse);
+  await timeToFirstMessage('ndjson', ndjson);
+  await memory(sse);
+  await bundle();
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
+
+const verdicts = rows.filter((r) => r.pass !== null).map((r) => `${r.pass ? 'PASS' : 'FAIL'} ${r.case} (${r.transport}): ${r.value} ${r.unit}, target ${r.target}`);
+verdicts.push(`http bench took ${((performance.now() - started) / 1000).toFixed(1)} s`);
+if (values.json) {
+  process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+  log(verdicts.join('\n'));
+} else process.stdout.write(`${table(rows)}\n\n${verdicts.join('\n')}\n`);
+// Keep-alive sockets of fetch's pool would hold the process open for a few seconds.
+process.exit(0);

@@ -136,7 +136,8 @@ export function openStream<M extends { type: string; id: string; data: unknown }
   };
   const arm = () => {
     clearTimeout(idle);
-    if (!over) idle = setTimeout(() => ac?.abort(Error('idle')), idleMs);
+    // The reason becomes the retry's `why` as it is: a string says it as well as an Error.
+    if (!over) idle = setTimeout(() => ac?.abort('idle'), idleMs);
   };
   // Bytes came: the source waits on this before reading on, until the consumer has taken every
   // message delivered, so memory stays bounded; the idle timer is off while the consumer is behind.
@@ -149,7 +150,8 @@ export function openStream<M extends { type: string; id: string; data: unknown }
     if (over) return;
     over = true;
     err = e;
-    ac?.abort(); // the loop's `finally` clears the idle timer
+    ac?.abort();
+    clearTimeout(idle); // also the backoff sleep, which would keep Node alive after an abort
     signal?.removeEventListener('abort', onAbort);
     set('closed');
     wake();
@@ -166,7 +168,7 @@ export function openStream<M extends { type: string; id: string; data: unknown }
     else if (f.kind == 'dropped') dropped += f.count;
     else if (f.seq > seq) {
       // (a frame at or below `seq` is a replay after a resume: dropped)
-      if (f.seq > seq + 1) throw new StreamProtocolError(`${f.id} after seq ${seq}`);
+      if (f.seq > seq + 1) throw new StreamProtocolError(`${f.id} after ${lastId}`);
       seq = f.seq;
       lastId = f.id;
       fails = 0;
@@ -219,7 +221,8 @@ export function openStream<M extends { type: string; id: string; data: unknown }
       else {
         set('reconnecting');
         // Exponential backoff with full jitter, from the server's `retry:` up to the cap.
-        await new Promise((r) => setTimeout(r, Math.random() * Math.min(client.maxRetryMs ?? 3e4, base * 2 ** (fails - 1))));
+        // It sleeps on `idle`, so stop() cancels it; the loop then never wakes, and that is its end.
+        await new Promise((r) => (idle = setTimeout(r, Math.random() * Math.min(client.maxRetryMs ?? 3e4, base * 2 ** (fails - 1)))));
       }
     }
   };

@@ -26,10 +26,15 @@ export const sse: Source = {
         frame(toFrame(e.event, e.id, d));
       },
     });
-    const r = body.getReader();
-    const dec = new TextDecoder();
-    for (let c; !(c = await r.read()).done; await alive()) p.feed(dec.decode(c.value, { stream: true }));
-    p.feed(dec.decode());
+    // (The cast: DOM types let a body's Uint8Array sit on a SharedArrayBuffer, which a decoder refuses.)
+    const r = body.pipeThrough(new TextDecoderStream() as TransformStream<Uint8Array, string>).getReader();
+    // A chunk without a line end is held back: the parser rescans its partial line at every feed,
+    // so a long line fed as it came cost quadratic time (16 MiB in 16 KiB chunks: about a minute).
+    let rest = '';
+    for (let c; !(c = await r.read()).done; await alive()) if (((rest += c.value), /[\r\n]/.test(c.value))) p.feed(rest), (rest = '');
+    // ':' ends the body's last line if that ended in "\r" (the parser waits for a "\n" that may
+    // follow, so a CR-only stream would look cut off), and adds no line of its own.
+    p.feed(rest + ':');
     end = true;
     p.feed('\n\n');
   },

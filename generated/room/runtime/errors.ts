@@ -4,8 +4,9 @@
 
 /** An error the contract names: `code` is one of the stream's error codes or a built-in. */
 export class StreamError extends Error {
-  readonly code: string;
-  readonly retryable: boolean;
+  // `declare`: assigned in the constructor, so no field initialisers are emitted (bundle size).
+  declare readonly code: string;
+  declare readonly retryable: boolean;
   constructor(code: string, message: string, options?: { retryable?: boolean }) {
     super(message);
     this.name = 'StreamError';

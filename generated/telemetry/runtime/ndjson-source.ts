@@ -29,7 +29,10 @@ export const ndjson: Source = {
     const dec = new TextDecoder();
     let buf = '';
     for (let c; !(c = await r.read()).done; await alive()) {
-      const lines = (buf + dec.decode(c.value, { stream: true })).split('\n');
+      // Only the new chunk is split: splitting `buf` again at every chunk made a long line cost
+      // quadratic time. `buf + ...` is a rope, flattened once when the line is parsed.
+      const lines = dec.decode(c.value, { stream: true }).split('\n');
+      lines[0] = buf + lines[0];
       buf = lines.pop()!;
       lines.forEach(line);
     }

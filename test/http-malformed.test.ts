@@ -234,10 +234,9 @@ describe.each([
 ] as const)('%s', (transport, contentType, cases) => {
   it.each(cases)(`%s: a typed error within ${LIMIT_MS} ms`, (name, c) => expectTypedError(transport, contentType, name, c));
 
-  // Known gap: the client checks that seq goes up by one but not that the stream id stays the
-  // same, so a frame of another instance is delivered (and later resumed from). The check costs
-  // about 10 bytes of the client's 2560-byte budget; until it fits, this stays an expected failure.
-  it.fails('a frame of another stream instance is a StreamProtocolError', () => {
+  // The stream id must stay the same: a frame of another instance would be delivered (and later
+  // resumed from) as if it belonged to this one.
+  it('a frame of another stream instance is a StreamProtocolError', () => {
     const other = transport === 'sse' ? sse(1) + sse(2, 'token', tok(1), OTHER) : nd(1) + nd(2, 'token', tok(1), OTHER);
     return expectTypedError(transport, contentType, 'another instance', {
       body: other,

@@ -49,6 +49,8 @@ const HUGE = 16 * 2 ** 20;
 type Want = 'protocol' | 'interrupted' | 'typed';
 type Case = [string, { body: string | Buffer; valid: number; want: Want }];
 
+// A body that ends inside a frame is a connection that died, not a broken peer: the client drops
+// the cut frame and resumes; a server that cuts every time ends as StreamInterruptedError.
 const sseCases: Case[] = [
   [
     'data that is not JSON',
@@ -91,7 +93,7 @@ const sseCases: Case[] = [
     {
       body: sse(1) + `id: ${SID}.2\nevent: done\ndata: {"finishReason":"stop"}\n`,
       valid: 1,
-      want: 'protocol',
+      want: 'interrupted',
     },
   ],
   [
@@ -99,7 +101,7 @@ const sseCases: Case[] = [
     {
       body: sse(1) + `id: ${SID}.2\nevent: done\ndata: {"fin`,
       valid: 1,
-      want: 'protocol',
+      want: 'interrupted',
     },
   ],
   [
@@ -107,7 +109,7 @@ const sseCases: Case[] = [
     {
       body: sse(1) + `id: ${SID}.2\nevent: token\ndata: "${'a'.repeat(HUGE)}`,
       valid: 1,
-      want: 'protocol',
+      want: 'interrupted',
     },
   ],
   [
@@ -181,7 +183,7 @@ const ndjsonCases: Case[] = [
     {
       body: nd(1) + nd(2, 'done', { finishReason: 'stop' }).trimEnd(),
       valid: 1,
-      want: 'protocol',
+      want: 'interrupted',
     },
   ],
   [
@@ -189,7 +191,7 @@ const ndjsonCases: Case[] = [
     {
       body: nd(1) + `{"seq":2,"id":"${SID}.2","type":"token","data":"${'a'.repeat(HUGE)}`,
       valid: 1,
-      want: 'protocol',
+      want: 'interrupted',
     },
   ],
   ['a huge line of bad JSON', { body: nd(1) + `{${'a'.repeat(HUGE)}\n`, valid: 1, want: 'protocol' }],
@@ -201,7 +203,7 @@ const ndjsonCases: Case[] = [
       want: 'protocol',
     },
   ],
-  ['NUL bytes', { body: Buffer.alloc(4096), valid: 0, want: 'protocol' }],
+  ['NUL bytes', { body: Buffer.alloc(4096), valid: 0, want: 'interrupted' }],
   ...[1, 2, 3, 4, 5].map((seed): Case => [`random bytes (seed ${seed})`, { body: noise(seed, 64 * 1024), valid: 0, want: 'typed' }]),
   ...[6, 7].map((seed): Case => [
     `a frame, then random bytes (seed ${seed})`,

@@ -553,8 +553,6 @@ describe('malformed input', () => {
     ['a message without an event name', `id: ${id(1)}\ndata: 1\n\n`],
     ['an unknown reserved type', `id: ${id(1)}\nevent: $surprise\ndata: 1\n\n`],
     ['an $error without a code', `id: ${id(1)}\nevent: $error\ndata: {"message":"x"}\n\n`],
-    ['a final frame without its blank line', ev(1, 'token', 1) + `id: ${id(2)}\nevent: done\ndata: null\n`],
-    ['a final frame cut mid-line', ev(1, 'token', 1) + `id: ${id(2)}\nevent: done\ndata: {"fin`],
   ])('SSE: %s is a StreamProtocolError', async (_name, bytes) => {
     const { base, reqs } = await serve((res) => (sseHead(res), res.end(bytes)));
     const { err } = await drain(open(base), 2000);
@@ -571,11 +569,30 @@ describe('malformed input', () => {
     ['an id that is not <streamId>.<seq>', '{"seq":1,"id":"x.1","type":"token","data":1}\n'],
     ['an unknown reserved type', `{"seq":1,"id":"${id(1)}","type":"$surprise"}\n`],
     ['a bad dropped count', `{"seq":1,"id":"${id(1)}","type":"token","data":1,"dropped":-1}\n`],
-    ['a final line without its newline', nd(1, 'token', 1) + nd(2, 'done').trimEnd()],
   ])('NDJSON: %s is a StreamProtocolError', async (_name, bytes) => {
     const { base, reqs } = await serve((res) => (ndHead(res), res.end(bytes)));
     const { err } = await drain(open(base, { source: ndjson }), 2000);
     expect(err).toBeInstanceOf(StreamProtocolError);
     expect(reqs).toHaveLength(1);
+  });
+
+  // A body that ends inside a frame is a connection that died (a crashed server or proxy can end
+  // a response cleanly): the cut frame is dropped and the client resumes from the last whole one.
+  it.each([
+    ['SSE: a final frame without its blank line', sse, `id: ${id(2)}\nevent: done\ndata: null\n`, ev(2, 'done')],
+    ['SSE: a final frame cut mid-line', sse, `id: ${id(2)}\nevent: done\ndata: {"fin`, ev(2, 'done')],
+    ['NDJSON: a final line without its newline', ndjson, nd(2, 'done').trimEnd(), nd(2, 'done')],
+  ] as const)('%s: resumes from the last whole frame', async (_name, source, cut, rest) => {
+    const whole = source === sse ? ev(1, 'token', 1) : nd(1, 'token', 1);
+    const head = source === sse ? sseHead : ndHead;
+    const { base, reqs } = await serve((res, i) => (head(res), res.end(i === 0 ? whole + cut : rest)));
+    const { got, err } = await drain(open(base, { source }), 3000);
+    expect(err).toBeUndefined();
+    expect(got.map((m) => [m.type, m.id])).toEqual([
+      ['token', id(1)],
+      ['done', id(2)],
+    ]);
+    expect(reqs).toHaveLength(2);
+    expect(reqs[1]!.headers[source.resumeHeader.toLowerCase()]).toBe(id(1));
   });
 });

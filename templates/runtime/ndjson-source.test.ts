@@ -80,10 +80,18 @@ describe('ndjson source', () => {
     ['a missing type', `{"seq":1,"id":"${SID}.1","data":1}\n`],
     ['an unknown reserved type', line(1, '$dropped', 1)],
     ['a bad dropped count', line(1, 't', 1, ',"dropped":"3"')],
-    ['a last line without its newline', line(1, 't', 1).trimEnd()],
-    ['a character cut at the end', euro.slice(0, cut)],
   ])('rejects %s with StreamProtocolError', async (_name, given) => {
     await expect(read([given])).rejects.toBeInstanceOf(StreamProtocolError);
+  });
+
+  // A body that ends inside a line is a connection that died: the complete lines before it
+  // count, the cut one is dropped, and the client resumes before it.
+  it.each([
+    ['a last line without its newline', line(2, 't', 1).trimEnd()],
+    ['a character cut at the end', euro.slice(0, cut)],
+  ])('drops %s, keeping the complete lines before it', async (_name, cutOff) => {
+    const { frames } = await read([line(1, 't', 0), cutOff]);
+    expect(frames).toEqual([msg(1, 't', 0)]);
   });
 
   it('reads a 16 MiB line sent in 16 KiB chunks in linear time', async () => {

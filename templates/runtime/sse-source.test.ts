@@ -81,12 +81,21 @@ describe('sse source', () => {
     ['no event', `id: ${SID}.1\ndata: 1\n\n`],
     ['an unknown reserved event', `id: ${SID}.1\nevent: $heartbeat\ndata: 1\n\n`],
     ['a $dropped without a count', 'event: $dropped\ndata: {}\n\n'],
-    ['a last frame without its blank line', `id: ${SID}.1\nevent: t\ndata: 1\n`],
-    ['a last frame cut in its data', `id: ${SID}.1\nevent: t\ndata: 1`],
-    ['a last frame without its blank line, CR endings', `id: ${SID}.1\revent: t\rdata: 1\r`],
-    ['a character cut at the end', euro.slice(0, cut)],
   ])('rejects %s with StreamProtocolError', async (_name, given) => {
     await expect(read([given])).rejects.toBeInstanceOf(StreamProtocolError);
+  });
+
+  // A body that ends inside a frame is a connection that died: the complete frames before it
+  // count, the cut one is dropped (as EventSource drops it), and the client resumes before it.
+  it.each([
+    ['a last frame without its blank line', `id: ${SID}.2\nevent: t\ndata: 1\n`],
+    ['a last frame cut in its data', `id: ${SID}.2\nevent: t\ndata: 1`],
+    ['a last frame without its blank line, CR endings', `id: ${SID}.2\revent: t\rdata: 1\r`],
+    ['a character cut at the end', euro.slice(0, cut)],
+  ])('drops %s, keeping the complete frames before it', async (_name, cutOff) => {
+    const whole = `id: ${SID}.1\nevent: t\ndata: 0\n\n`;
+    const { frames } = await read([whole, cutOff]);
+    expect(frames).toEqual([msg(1, 't', 0)]);
   });
 
   it('reads a 16 MiB line sent in 16 KiB chunks in linear time', async () => {

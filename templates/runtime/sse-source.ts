@@ -1,5 +1,5 @@
 // SSE over fetch (docs/http-streaming.md, "SSE framing"). Parsing is eventsource-parser's, which
-// follows the WHATWG rules; this file only maps events to frames and checks how the body ends.
+// follows the WHATWG rules; this file only maps events to frames and drops a frame cut off at the end.
 
 import { createParser } from 'eventsource-parser';
 import { toFrame, type Source } from './client.js';
@@ -14,8 +14,9 @@ export const sse: Source = {
     const p = createParser({
       onRetry: (ms) => frame({ kind: 'retry', ms }),
       onEvent: (e) => {
-        // Flushing at end of body: an event that still completes was cut off mid-frame.
-        if (end) throw new StreamProtocolError('truncated frame');
+        // Flushing at end of body: an event that still completes was cut off mid-frame, as when a
+        // connection dies; it is dropped (as EventSource drops it) and the client resumes before it.
+        if (end) return;
         let d: unknown;
         try {
           d = JSON.parse(e.data);

@@ -56,14 +56,6 @@ const DIFFERENCES: Readonly<Record<string, { why: string; events?: SeenEvent[]; 
     why: 'eventsource-parser forgets an id: from a block without data, where WHATWG keeps it as the last event id; harmless for our protocol, where every message carries its own id',
     events: [{ type: 'done', data: 'x', lastEventId: '' }],
   },
-  'trailing-no-blank': {
-    why: 'an event cut off by the end of the body: Chromium drops it silently, the client reports it (a clean end mid-frame is a broken server, not a finished stream)',
-    error: 'truncated frame',
-  },
-  'wpt-data-before-final-empty-line': {
-    why: 'as trailing-no-blank',
-    error: 'truncated frame',
-  },
 };
 
 let browser: Browser;

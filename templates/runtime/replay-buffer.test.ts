@@ -2,14 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { createReplayBuffer } from './replay-buffer.ts';
 
 const filled = (n: number, retention: { messages: number; seconds?: number }, clock = { t: 0 }) => {
-  const b = createReplayBuffer<string>(retention, () => clock.t);
+  const b = createReplayBuffer(retention, () => clock.t);
   for (let i = 1; i <= n; i++) b.append(`f${i}`);
   return b;
 };
 
 describe('createReplayBuffer', () => {
   it('numbers frames from 1, one above the last', () => {
-    const b = createReplayBuffer<string>({ messages: 10 });
+    const b = createReplayBuffer({ messages: 10 });
     expect(b.lastSeq).toBe(0);
     expect(b.append('a')).toBe(1);
     expect(b.append('b')).toBe(2);
@@ -40,7 +40,7 @@ describe('createReplayBuffer', () => {
 
   it('evicts by age', () => {
     const clock = { t: 0 };
-    const b = createReplayBuffer<string>({ messages: 100, seconds: 10 }, () => clock.t);
+    const b = createReplayBuffer({ messages: 100, seconds: 10 }, () => clock.t);
     b.append('a'); // t=0
     clock.t = 6000;
     b.append('b'); // t=6s
@@ -70,5 +70,37 @@ describe('createReplayBuffer', () => {
     expect(b.after(9998)).toEqual(['f9999', 'f10000']);
     expect(b.after(9950)).toHaveLength(50);
     expect(b.after(9949)).toBeUndefined();
+  });
+
+  it('returns frames byte-exact across growth and sliding of its store', () => {
+    // Frames of varied length with multi-byte text: a wrong offset or a truncated write shows up.
+    const text = (i: number) => `id: S.${i}\ndata: ${'é€😀x'.repeat(i % 97)}\n\n`;
+    const b = createReplayBuffer({ messages: 100 });
+    for (let i = 1; i <= 5000; i++) b.append(text(i));
+    const want = Array.from({ length: 100 }, (_, k) => text(4901 + k));
+    expect(b.after(4900)).toEqual(want);
+    expect(b.after(4899)).toBeUndefined();
+    expect(b.oldestSeq).toBe(4901);
+  });
+
+  it('keeps a frame whose UTF-8 form is three times its length', () => {
+    const b = createReplayBuffer({ messages: 10 });
+    const big = `data: ${'€'.repeat(20_000)}\n\n`;
+    b.append('a');
+    b.append(big);
+    expect(b.after(0)).toEqual(['a', big]);
+  });
+
+  it('keeps frames in order after eviction by age empties it', () => {
+    const clock = { t: 0 };
+    const b = createReplayBuffer({ messages: 10, seconds: 1 }, () => clock.t);
+    b.append('a');
+    b.append('b');
+    clock.t = 5000;
+    expect(b.size).toBe(0);
+    b.append('c');
+    b.append('d');
+    expect(b.after(2)).toEqual(['c', 'd']);
+    expect(b.after(3)).toEqual(['d']);
   });
 });

@@ -30,6 +30,13 @@ describe('sseEncoder', () => {
     expect(() => sseEncoder.frame({ ...frame, type: 'token\ndata: forged' })).toThrow(/line break/);
   });
 
+  it('refuses a line break in a type even right after a clean frame', () => {
+    // The encoder remembers the last clean type; a different one must still be checked.
+    sseEncoder.frame({ ...frame, type: 'token' });
+    expect(() => sseEncoder.frame({ ...frame, type: 'token\r' })).toThrow(/line break/);
+    expect(() => sseEncoder.frame({ ...frame, type: 'token\r' })).toThrow(/line break/);
+  });
+
   it('writes retry, heartbeat and headers exactly', () => {
     expect(sseEncoder.preamble(1500)).toBe('retry: 1500\n\n');
     expect(sseEncoder.heartbeat()).toBe(': hb\n\n');

@@ -121,7 +121,7 @@ export function openStream<M extends { type: string; id: string; data: unknown }
   let wake = () => {};
   let lastId = resume ? options.resumeFrom : undefined;
   let seq = +ID.exec(lastId!)?.[1]! || 0; // last sequence number delivered
-  let base = 1000; // backoff base; the server's `retry:` replaces it
+  let base = 250; // backoff base (ms): a first retry within 250 ms; the server's `retry:` replaces it
   let fails = 0; // consecutive connections without a message
   let dropped = 0;
 

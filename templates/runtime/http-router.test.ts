@@ -466,7 +466,7 @@ describe.each(adapters)('over %s', (_, open) => {
       const text = await res.text();
       const frames = first.split('\n\n').filter((b) => b.startsWith('id: '));
       expect(text).toBe(
-        'retry: 1000\n\n' +
+        'retry: 250\n\n' +
           frames
             .slice(2)
             .map((f) => `${f}\n\n`)
@@ -481,7 +481,7 @@ describe.each(adapters)('over %s', (_, open) => {
       expect(ended.status).toBe(204);
       expect(await ended.text()).toBe('');
       const tail = await (await h.call('/v1/c/x/completion?prompt=a', { headers: { 'last-event-id': `${sid}.6` } })).text();
-      expect(tail).toBe(`retry: 1000\n\nid: ${sid}.7\nevent: done\ndata: null\n\n`);
+      expect(tail).toBe(`retry: 250\n\nid: ${sid}.7\nevent: done\ndata: null\n\n`);
       expect(calls).toHaveLength(2);
     });
 

@@ -94,7 +94,8 @@ const ID = /^[\w-]{22}\.([1-9]\d{0,14})$/;
 export const toFrame = (type: unknown, id: any, data: any, seq?: unknown): Frame => {
   const m = ID.exec(id);
   const n = m ? +m[1]! : 0;
-  if (type == '$dropped' && Number.isSafeInteger(data?.count) && data.count >= 0) return { kind: 'dropped', count: data.count };
+  // `>>> 0` keeps a whole number from 0 to 2^32-1 as it is; a string, fraction or negative changes.
+  if (type == '$dropped' && data?.count >>> 0 === data?.count) return { kind: 'dropped', count: data.count };
   if (typeof type == 'string' && m && m[0] === id && (seq ?? n) === n) {
     if (/^[^$]/.test(type)) return { kind: 'message', seq: n, id, type, data };
     if (type == '$error' && typeof data?.code == 'string' && typeof data.message == 'string')
@@ -121,7 +122,7 @@ export function openStream<M extends { type: string; id: string; data: unknown }
   let wake = () => {};
   let lastId = resume ? options.resumeFrom : undefined;
   let seq = +ID.exec(lastId!)?.[1]! || 0; // last sequence number delivered
-  let base = 1000; // backoff base; the server's `retry:` replaces it
+  let base = 250; // backoff base (ms): a first retry within 250 ms; the server's `retry:` replaces it
   let fails = 0; // consecutive connections without a message
   let dropped = 0;
 
@@ -167,8 +168,10 @@ export function openStream<M extends { type: string; id: string; data: unknown }
     if (f.kind == 'retry') base = f.ms;
     else if (f.kind == 'dropped') dropped += f.count;
     else if (f.seq > seq) {
-      // (a frame at or below `seq` is a replay after a resume: dropped)
-      if (f.seq > seq + 1) throw new StreamProtocolError(`${f.id} after ${lastId}`);
+      // (a frame at or below `seq` is a replay after a resume: dropped). The next frame must be
+      // the last id's successor: a seq too far is a gap, another stream id another instance's
+      // frame, and both would be silent loss.
+      if (lastId ? f.id != lastId.replace(/\d+$/, `${seq + 1}`) : f.seq > 1) throw new StreamProtocolError(`${f.id} after ${lastId}`);
       seq = f.seq;
       lastId = f.id;
       fails = 0;
@@ -209,8 +212,9 @@ export function openStream<M extends { type: string; id: string; data: unknown }
           await src.read(res.body!, onFrame, alive, c.signal);
         }
       } catch (e) {
-        // Anything but our own errors (network, idle timeout, 5xx) is worth another try.
-        e instanceof StreamError || e instanceof StreamProtocolError || e instanceof StreamInterruptedError ? stop(e) : (why = '' + e);
+        // Anything but our own errors (network, idle timeout, 5xx) is worth another try; ours are
+        // told by name (StreamError, StreamInterruptedError, StreamProtocolError), which is shorter.
+        /^Stream/.test((e as Error)?.name) ? stop(e) : (why = '' + e);
       } finally {
         c.abort();
         clearTimeout(idle);

@@ -10,7 +10,7 @@ export interface StreamInstance {
   /** The wire name of the stream the instance belongs to: an id is never resumed on another stream. */
   readonly stream: string;
   /** Encoded frames, numbered by the buffer. */
-  readonly replay: ReplayBuffer<string>;
+  readonly replay: ReplayBuffer;
   /** True once the terminal message or a `$error` frame was produced. */
   ended: boolean;
   /** Aborts the connection currently producing frames for this instance, if any. */
@@ -67,7 +67,7 @@ export function createInstanceRegistry(options: RegistryOptions): InstanceRegist
       const instance: StreamInstance = {
         streamId,
         stream,
-        replay: createReplayBuffer<string>(retention, now),
+        replay: createReplayBuffer(retention, now),
         ended: false,
         live: undefined,
       };

@@ -67,7 +67,7 @@ export interface RouterOptions {
   readonly validateOutput?: boolean;
   /** Bound on retained stream instances (default 10000). */
   readonly maxInstances?: number;
-  /** The SSE `retry:` value in ms (default 1000). */
+  /** The SSE `retry:` value in ms (default 250: a dropped client is back within a quarter second). */
   readonly retryMs?: number;
   /** Largest POST body in bytes (default 1 MiB); larger: 413. */
   readonly maxBodyBytes?: number;
@@ -189,7 +189,7 @@ export function createHttpRouter(
   };
   const validateOutput = options.validateOutput ?? true;
   const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY;
-  const retryMs = options.retryMs ?? 1000;
+  const retryMs = options.retryMs ?? 250;
   const now = options.now ?? Date.now;
   const registry = createInstanceRegistry({ maxInstances: options.maxInstances ?? 10000, now });
   const running = new Set<AbortController>();
@@ -291,7 +291,7 @@ export function createHttpRouter(
       const streamId = newStreamId();
       instance = d.resume
         ? registry.create(streamId, d.name, d.resume)
-        : { streamId, stream: d.name, replay: createReplayBuffer<string>({ messages: 0 }), ended: false, live: undefined };
+        : { streamId, stream: d.name, replay: createReplayBuffer({ messages: 0 }), ended: false, live: undefined };
     }
 
     const sink = ex.open({ ...wire.headers, ...corsHeaders(ex.headers.get('origin')) });

@@ -7,6 +7,7 @@
 // - memory: RSS growth of the generated server (a child process) under a consumer taking
 //   100 messages/s for 20 s from a producer that would run at full speed. Target: < 16 MiB.
 // - time to first message: open -> first message, median and p95 of TTFM_RUNS opens.
+// - time to resume: the connection dropped mid-stream -> the next message, gap-free. Target: <= 500 ms.
 // - bundle: the generated client for one stream, minified and gzipped. Target: <= 2.5 KB.
 //
 // `--json` prints the rows as JSON on stdout (the verdict lines then go to stderr).
@@ -34,6 +35,8 @@ const MESSAGES = 100_000; // per throughput run
 const RUNS = 3;
 const RUN_TIMEOUT_MS = 15_000;
 const TTFM_RUNS = 30;
+const RESUME_RUNS = 10;
+const TARGET_RESUME_MS = 500;
 const MEMORY_SECONDS = 20;
 const RATE = 100; // messages/s of the slow consumer
 const TARGET_RATIO = 0.85;
@@ -210,6 +213,57 @@ async function timeToFirstMessage(transport: 'sse' | 'ndjson', g: Generated): Pr
   rows.push({ case: 'time to first message', transport, value: Math.round(median(times) * 100) / 100, unit: 'ms', target: null, pass: null, note: `median; p95 ${percentile(times, 0.95).toFixed(2)} ms` });
 }
 
+/**
+ * Time to resume: the server drops the connection mid-stream (socket destroyed); measured from
+ * the drop to the next message the generated client delivers, which must be the very next one.
+ */
+async function timeToResume(transport: 'sse' | 'ndjson', g: Generated): Promise<void> {
+  log(`bench: time to resume ${transport}, ${RESUME_RUNS} dropped connections...`);
+  const router = g.server.createRouter(
+    {
+      async *completion({ resumeFrom = 0 }) {
+        for (let i = resumeFrom; i < 1_000; i++) {
+          await sleep(5);
+          yield { type: 'token', data: { text: TEXT, index: i } };
+        }
+        return { type: 'done', data: { finishReason: 'stop' } };
+      },
+      async *history() {
+        return { type: 'end', data: { count: 0 } };
+      },
+    },
+    { onError: () => {} },
+  );
+  const gen = await listen(router.node);
+  const sockets = new Set<import('node:net').Socket>();
+  gen.server.on('connection', (s) => (sockets.add(s), s.on('close', () => sockets.delete(s))));
+  const times: number[] = [];
+  try {
+    for (let run = 0; run < RESUME_RUNS; run++) {
+      const call = g.client.openCompletion({ baseUrl: gen.base }, { params: { conversationId: CONVERSATION }, request: { prompt: 'bench' } });
+      let dropped = 0;
+      let last = -1;
+      for await (const m of call) {
+        if (m.type !== 'token') break;
+        if (m.data.index !== last + 1) throw new Error(`resume skipped or repeated: ${last} -> ${m.data.index}`);
+        last = m.data.index;
+        if (dropped) {
+          times.push(performance.now() - dropped);
+          break;
+        }
+        if (last === 20) {
+          dropped = performance.now();
+          for (const s of sockets) s.destroy();
+        }
+      }
+    }
+  } finally {
+    await close(gen.server);
+  }
+  const value = Math.round(median(times));
+  rows.push({ case: 'time to resume after a drop', transport, value, unit: 'ms', target: `<= ${TARGET_RESUME_MS} ms`, pass: value <= TARGET_RESUME_MS, note: `median of ${times.length}; max ${Math.round(Math.max(...times))} ms` });
+}
+
 async function memory(g: Generated): Promise<void> {
   log(`bench: server memory under a ${RATE} msg/s consumer for ${MEMORY_SECONDS} s (server in a child process)...`);
   const child = spawn(process.execPath, [join(ROOT, 'bin', 'run-ts.js'), join(ROOT, 'bench', 'http-server.ts'), '250'], { stdio: ['pipe', 'pipe', 'inherit'] });
@@ -303,6 +357,8 @@ try {
   await throughput('ndjson', ndjson);
   await timeToFirstMessage('sse', sse);
   await timeToFirstMessage('ndjson', ndjson);
+  await timeToResume('sse', sse);
+  await timeToResume('ndjson', ndjson);
   await memory(sse);
   await bundle();
 } finally {

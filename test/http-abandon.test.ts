@@ -8,18 +8,12 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type * as Client from '../generated/assistant/client.ts';
 import type * as Server from '../generated/assistant/server.ts';
-import { CONVERSATION, fileUrl, generateInto, listen, ROOT, sleep, until, within, type Listening } from './http-harness.ts';
+import { CONVERSATION, type GeneratedCode, generateInto, listen, type Listening, loadGenerated, ROOT, sleep, until, within } from './http-harness.ts';
 
-interface Generated {
-  readonly server: typeof Server;
-  readonly client: typeof Client;
-}
+type Generated = GeneratedCode<typeof Server, typeof Client>;
 const transports: Record<'sse' | 'ndjson', Generated> = {} as never;
 beforeAll(async () => {
-  const load = async (dir: string): Promise<Generated> => ({
-    server: (await import(fileUrl(dir, 'server.ts'))) as typeof Server,
-    client: (await import(fileUrl(dir, 'client.ts'))) as typeof Client,
-  });
+  const load = (dir: string) => loadGenerated<typeof Server, typeof Client>(dir);
   transports.sse = await load(`${ROOT}generated/assistant`);
   transports.ndjson = await load(generateInto('spec/assistant.yaml', 'ndjson', 'abandon-ndjson'));
 });

@@ -103,4 +103,13 @@ export function generateInto(spec: string, transport: 'sse' | 'ndjson', name: st
 
 export const fileUrl = (dir: string, file: string) => new URL(`file://${join(dir, file)}`).href;
 
+/** The generated server and client in `dir`, typed as the committed output they mirror. */
+export interface GeneratedCode<S, C> {
+  readonly server: S;
+  readonly client: C;
+}
+export async function loadGenerated<S, C>(dir: string): Promise<GeneratedCode<S, C>> {
+  return { server: (await import(fileUrl(dir, 'server.ts'))) as S, client: (await import(fileUrl(dir, 'client.ts'))) as C };
+}
+
 export const CONVERSATION = '5f0c2e1a-7b7e-4c1d-9a53-2f4b8e9d6c10';

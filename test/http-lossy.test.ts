@@ -9,19 +9,13 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type * as Client from '../generated/telemetry/client.ts';
 import type * as Server from '../generated/telemetry/server.ts';
-import { collect, fileUrl, generateInto, listen, ROOT, sleep, type Listening } from './http-harness.ts';
+import { collect, type GeneratedCode, generateInto, listen, type Listening, loadGenerated, ROOT, sleep } from './http-harness.ts';
 
-interface Generated {
-  readonly server: typeof Server;
-  readonly client: typeof Client;
-}
+type Generated = GeneratedCode<typeof Server, typeof Client>;
 
 const transports: Record<'ndjson' | 'sse', Generated> = {} as never;
 beforeAll(async () => {
-  const load = async (dir: string): Promise<Generated> => ({
-    server: (await import(fileUrl(dir, 'server.ts'))) as typeof Server,
-    client: (await import(fileUrl(dir, 'client.ts'))) as typeof Client,
-  });
+  const load = (dir: string) => loadGenerated<typeof Server, typeof Client>(dir);
   transports.ndjson = await load(`${ROOT}generated/telemetry`);
   transports.sse = await load(generateInto('spec/telemetry.yaml', 'sse', 'lossy-sse'));
 });

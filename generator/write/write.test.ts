@@ -190,6 +190,23 @@ describe('writeOutput', () => {
     expect(snapshot(out)).toEqual(before);
   });
 
+  it('adopts a file that already holds exactly what it would write, as an interrupted run leaves it', () => {
+    const given = files(v1);
+    fs.mkdirSync(out, { recursive: true });
+    // A run killed after renaming types.ts into place but before writing its manifest.
+    const first = given[0]!;
+    fs.mkdirSync(join(out, first.path, '..'), { recursive: true });
+    fs.writeFileSync(join(out, first.path), first.content);
+    const r = writeOutput(out, given, meta);
+    expect(r).toMatchObject({ ok: true, unchanged: [first.path] });
+    expect(readManifest(out)!.files[first.path]).toEqual({ sha256: sha256(first.content) });
+    // One byte different is someone else's file again.
+    fs.rmSync(out, { recursive: true });
+    fs.mkdirSync(join(out, first.path, '..'), { recursive: true });
+    fs.writeFileSync(join(out, first.path), `${first.content} `);
+    expect(writeOutput(out, given, meta)).toMatchObject({ ok: false, error: { code: 'NOT_OWNED', file: first.path } });
+  });
+
   it('writes into a folder without a manifest when no path overlaps, leaving other files alone', () => {
     fs.mkdirSync(out, { recursive: true });
     fs.writeFileSync(join(out, 'README.md'), 'mine');

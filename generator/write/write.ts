@@ -126,8 +126,10 @@ export function writeOutput(
       const st = lstat(fs, abs(file.path));
       if (!st) changes.push({ path: file.path, content: file.content, replaces: false });
       else if (!st.isFile()) refusals.push(new NotOwned(file.path, notOwnedMessage(abs(file.path), 'exists, is not a regular file')));
-      else if (!owned.has(file.path)) refusals.push(new NotOwned(file.path, notOwnedMessage(abs(file.path), 'exists')));
+      // A file that already holds exactly what would be written is taken as ours: that is what a
+      // run killed between its renames and its manifest leaves, and adopting it changes no byte.
       else if (fs.readFileSync(abs(file.path)).equals(Buffer.from(file.content, 'utf8'))) unchanged.push(file.path);
+      else if (!owned.has(file.path)) refusals.push(new NotOwned(file.path, notOwnedMessage(abs(file.path), 'exists')));
       else changes.push({ path: file.path, content: file.content, replaces: true });
     }
   } catch (err) {

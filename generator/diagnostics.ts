@@ -23,6 +23,8 @@ export const CODES = {
   SS107: { severity: 'error', title: 'a JSON Schema keyword streamspec cannot carry' },
   SS108: { severity: 'error', title: 'a duration is malformed' },
   SS109: { severity: 'error', title: 'a name is not usable as an identifier' },
+  SS110: { severity: 'error', title: 'config file problem (streamspec.yaml)' },
+  SS111: { severity: 'warning', title: 'a config setting is accepted but not used yet' },
   // SS2xx: the streaming discipline
   SS201: { severity: 'error', title: 'a stream has no termination message' },
   SS202: { severity: 'error', title: 'a lossy backpressure strategy on a stream not marked lossy' },

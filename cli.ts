@@ -1,15 +1,16 @@
 // The command line. Exit codes: 0 ok, 1 diagnostics or stale output, 2 usage. A user error is
 // never a stack trace; an internal error says so and asks to be reported.
 
-import { existsSync, mkdirSync, readdirSync, watch as fsWatch, writeFileSync, type FSWatcher } from 'node:fs';
+import { existsSync, mkdirSync, watch as fsWatch, writeFileSync, type FSWatcher } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { formatJson, formatText, hasErrors, type Diagnostic } from './generator/diagnostics.ts';
-import { checkStale, generate, type GenerateResult } from './generator/generate.ts';
+import { check, ERROR_FORMATS, formatDiagnostics, generate, githubCommand, lint, planJobs, type ErrorFormat, type Plan } from './generator/api.ts';
+import { CONFIG_FILE, starterConfig, type Job } from './generator/config.ts';
+import { formatJson, hasErrors, type Diagnostic } from './generator/diagnostics.ts';
+import type { GenerateResult } from './generator/generate.ts';
 import { TRANSPORTS, type Transport } from './generator/ir/types.ts';
 import { MockContractError, MockTransportError, MOCK_DEFAULTS, startMock } from './generator/mock.ts';
-import { lintSpec } from './generator/pipeline.ts';
 import { starterContract } from './generator/starter.ts';
 
 export interface Io {
@@ -21,45 +22,54 @@ export interface Io {
 const USAGE = `streamspec: typed streaming servers, clients and proto files from one contract.
 
 Usage:
-  streamspec generate <spec...> [--transport T] [--out DIR]
-  streamspec check [spec...]
-  streamspec lint <spec> [--transport T] [--format text|json]
-  streamspec watch <spec> [--transport T] [--out DIR]
+  streamspec generate [spec...] [--transport T] [--out DIR] [--error-format F]
+  streamspec check [spec...] [--error-format F]
+  streamspec lint [spec] [--transport T] [--error-format F]
+  streamspec watch [spec] [--transport T] [--out DIR]
   streamspec mock <spec> [--transport sse|ndjson] [--port P] [--count N] [--interval MS]
   streamspec init [FILE]
   streamspec <command> --help
 
+With no spec, generate, check, lint and watch run over every contract in ${CONFIG_FILE} when
+it exists (check falls back to spec/*.yaml).
 Transports: ${TRANSPORTS.join(', ')}.
+Error formats (F): ${ERROR_FORMATS.join(', ')}.
 Exit codes: 0 ok, 1 diagnostics or stale output, 2 usage.
 `;
 
 const HELP: Record<string, string> = {
-  generate: `Usage: streamspec generate <spec...> [--transport T] [--out DIR]
+  generate: `Usage: streamspec generate [spec...] [--transport T] [--out DIR] [--error-format F]
 
 Checks each contract and writes its generated files to DIR (default generated/<spec name>/):
 types.ts, validate.ts, runtime/, proto/ with buf.yaml, proto.lock.json and a manifest.
 Writes are atomic: on any error the previous output stays as it was. Files streamspec did not
-write are never overwritten or deleted.
+write are never overwritten or deleted. With no spec, generates every contract of
+${CONFIG_FILE}, each for its transports into its out folder.
 
 Options:
-  --transport T  sse | ndjson | websocket | grpc (default: the contract's own transport)
-  --out DIR      output folder (only with one spec)
-  --format F     diagnostics as text (default) or json
+  --transport T       sse | ndjson | websocket | grpc (default: the contract's own transport)
+  --out DIR           output folder (only with one spec)
+  --error-format F    diagnostics as text (default, on stderr), json or github-actions (on stdout)
 `,
-  check: `Usage: streamspec check [spec...]
+  check: `Usage: streamspec check [spec...] [--error-format F]
 
-Regenerates every contract (default: spec/*.yaml) in memory and lists output files that are
-stale, missing or no longer generated. Exit 1 when anything is stale. Nothing is written.
+Regenerates every contract (default: those of ${CONFIG_FILE}, else spec/*.yaml) in memory and
+lists output files that are stale, missing or no longer generated. Exit 1 when anything is
+stale. Nothing is written. --error-format github-actions also annotates each stale file.
 `,
-  lint: `Usage: streamspec lint <spec> [--transport T] [--format text|json]
+  lint: `Usage: streamspec lint [spec] [--transport T] [--error-format text|json|github-actions]
 
-Checks a contract and prints its diagnostics: file:line:col, severity, code, what is wrong and
-what to do. --format json prints an array of {code, severity, message, file, line, col}.
+Checks a contract (default: every contract of ${CONFIG_FILE}) and prints its diagnostics:
+file:line:col, severity, code, what is wrong and what to do. json prints an array of
+{code, severity, message, file, line, col}; github-actions prints ::error/::warning workflow
+commands GitHub shows on the diff. --format is another name for --error-format.
 `,
-  watch: `Usage: streamspec watch <spec> [--transport T] [--out DIR]
+  watch: `Usage: streamspec watch [spec] [--transport T] [--out DIR]
 
-Generates, then regenerates whenever the contract or a file it $refs is saved. Diagnostics are
-printed and watching goes on after a bad edit. Stop with Ctrl-C.
+Generates, then regenerates whenever the contract or a file it $refs is saved. With no spec,
+watches every contract of ${CONFIG_FILE} and regenerates only those whose files changed (all of
+them when ${CONFIG_FILE} itself changes). Each run prints its time. Diagnostics are printed and
+watching goes on after a bad edit. Stop with Ctrl-C.
 `,
   mock: `Usage: streamspec mock <spec> [--transport sse|ndjson] [--port P] [--count N] [--interval MS]
 
@@ -78,7 +88,8 @@ Options:
 `,
   init: `Usage: streamspec init [FILE]
 
-Writes a starter contract to FILE (default spec/service.yaml). Refuses to overwrite a file.
+Writes a starter contract to FILE (default spec/service.yaml), and a starter ${CONFIG_FILE}
+naming it when there is none. Never overwrites a file.
 `,
 };
 
@@ -150,6 +161,7 @@ function parse(argv: readonly string[], command?: string) {
       transport: { type: 'string', short: 't' },
       out: { type: 'string', short: 'o' },
       format: { type: 'string' },
+      'error-format': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
       ...(command === 'mock' ? MOCK_OPTIONS : ({} as Partial<typeof MOCK_OPTIONS>)),
     },
@@ -164,15 +176,46 @@ function transportOf(args: Args): Transport | undefined {
   return t as Transport;
 }
 
-function formatOf(args: Args): 'text' | 'json' {
-  const f = args.values.format ?? 'text';
-  if (f !== 'text' && f !== 'json') throw new UsageError(`--format "${f}" is not a format. Use text or json.`);
-  return f;
+/** --error-format, or its older name --format. */
+function formatOf(args: Args): ErrorFormat {
+  const option = args.values['error-format'] !== undefined ? 'error-format' : 'format';
+  const f = args.values['error-format'] ?? args.values.format ?? 'text';
+  if (!(ERROR_FORMATS as readonly string[]).includes(f)) throw new UsageError(`--${option} "${f}" is not a format. Use one of: ${ERROR_FORMATS.join(', ')}.`);
+  return f as ErrorFormat;
 }
 
-function printDiagnostics(io: Io, diagnostics: readonly Diagnostic[], sources: ReadonlyMap<string, string>, format: 'text' | 'json'): void {
+/** Text goes to stderr with the human summaries; json and workflow commands to stdout, where tools read them. */
+function printDiagnostics(io: Io, diagnostics: readonly Diagnostic[], sources: ReadonlyMap<string, string>, format: ErrorFormat): void {
   if (format === 'json') io.out(formatJson(diagnostics));
-  else if (diagnostics.length) io.err(formatText(diagnostics, sources));
+  else if (diagnostics.length) (format === 'text' ? io.err : io.out)(formatDiagnostics(diagnostics, sources, format));
+}
+
+/**
+ * The contracts to run: those named, else the config's. A broken config prints its diagnostics
+ * and gives undefined (exit 1). `fallback` says what happens with neither: spec/*.yaml (check)
+ * or a usage error naming what to do.
+ */
+function plan(args: Args, io: Io, format: ErrorFormat, fallback: string | 'spec-folder'): Plan | undefined {
+  const p = planJobs(io.cwd, args.positionals);
+  if (p.source === 'spec-folder' && fallback !== 'spec-folder') throw new UsageError(fallback);
+  if (p.source === 'config') {
+    if (args.values.out !== undefined || args.values.transport !== undefined)
+      throw new UsageError(`--transport and --out apply to a named contract; for the contracts of ${CONFIG_FILE}, set transports and out there.`);
+    // In json mode the config's diagnostics join the one array printed at the end.
+    if (format !== 'json') printDiagnostics(io, p.diagnostics, p.sources, format);
+    if (hasErrors(p.diagnostics)) {
+      if (format === 'json') io.out(formatJson(p.diagnostics));
+      io.err(`${CONFIG_FILE}: ${summary(p.diagnostics)}; nothing was run.\n`);
+      return undefined;
+    }
+  }
+  return p;
+}
+
+function jobArgs(job: Job, args: Args): { transport?: Transport; out?: string } {
+  const transport = job.transport ?? transportOf(args);
+  const out = job.out ?? args.values.out;
+  return { ...(transport ? { transport } : {}), ...(out !== undefined ? { out } : {}) };
 }
 
 function summary(diagnostics: readonly Diagnostic[]): string {
@@ -182,24 +225,26 @@ function summary(diagnostics: readonly Diagnostic[]): string {
 }
 
 async function runGenerate(args: Args, io: Io): Promise<number> {
-  const specs = args.positionals;
-  if (specs.length === 0) throw new UsageError('name at least one contract, for example: streamspec generate spec/assistant.yaml.');
-  if (args.values.out !== undefined && specs.length > 1) throw new UsageError('--out takes one contract; run generate once per contract to choose each folder.');
-  const transport = transportOf(args);
+  if (args.values.out !== undefined && args.positionals.length > 1) throw new UsageError('--out takes one contract; run generate once per contract to choose each folder.');
   const format = formatOf(args);
+  transportOf(args);
+  const p = plan(args, io, format, `name at least one contract, for example: streamspec generate spec/assistant.yaml, or list them in ${CONFIG_FILE}.`);
+  if (!p) return 1;
   let status = 0;
-  const all: Diagnostic[] = [];
-  for (const spec of specs) {
-    const result = await generate({ spec, cwd: io.cwd, ...(transport ? { transport } : {}), ...(args.values.out ? { out: args.values.out } : {}) });
+  const all: Diagnostic[] = [...p.diagnostics];
+  // With json on stdout, the per-contract summaries move to stderr so stdout stays one document.
+  const report = format === 'json' ? { ...io, out: io.err } : io;
+  for (const job of p.jobs) {
+    const result = await generate({ spec: job.spec, cwd: io.cwd, ...jobArgs(job, args) });
     all.push(...result.diagnostics);
-    if (format === 'text') printDiagnostics(io, result.diagnostics, result.sources, 'text');
-    status = Math.max(status, reportGenerate(io, spec, result));
+    if (format !== 'json') printDiagnostics(io, result.diagnostics, result.sources, format);
+    status = Math.max(status, reportGenerate(report, job.spec, result));
   }
   if (format === 'json') io.out(formatJson(all));
   return status;
 }
 
-function reportGenerate(io: Io, spec: string, r: GenerateResult): number {
+function reportGenerate(io: Pick<Io, 'out' | 'err'>, spec: string, r: GenerateResult): number {
   if (hasErrors(r.diagnostics)) {
     io.err(`${spec}: not generated (${summary(r.diagnostics)}); the output folder was left as it was.\n`);
     return 1;
@@ -215,75 +260,116 @@ function reportGenerate(io: Io, spec: string, r: GenerateResult): number {
   return 0;
 }
 
-/** The contracts in spec/: every YAML file there (the format's own JSON Schema is .json). */
-function defaultSpecs(cwd: string): string[] {
-  const dir = join(cwd, 'spec');
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir)
-    .filter((f) => /\.ya?ml$/.test(f))
-    .sort()
-    .map((f) => `spec/${f}`);
-}
-
 async function runCheck(args: Args, io: Io): Promise<number> {
-  const specs = args.positionals.length ? args.positionals : defaultSpecs(io.cwd);
-  if (specs.length === 0) throw new UsageError('no contracts: name one, or put them in spec/.');
+  if (args.values.out !== undefined || args.values.transport !== undefined) throw new UsageError('check takes no --transport or --out; it checks each contract as generate wrote it.');
+  const format = formatOf(args);
+  const p = plan(args, io, format, 'spec-folder');
+  if (!p) return 1;
+  if (p.jobs.length === 0) throw new UsageError(`no contracts: name one, list them in ${CONFIG_FILE}, or put them in spec/.`);
+  const r = await check({ cwd: io.cwd, specs: args.positionals });
+  const report = format === 'json' ? { ...io, out: io.err } : io;
   let status = 0;
-  for (const spec of specs) {
-    const { result, stale, missing, extra } = await checkStale({ spec, cwd: io.cwd });
-    printDiagnostics(io, result.diagnostics, result.sources, 'text');
+  for (const c of r.contracts) {
+    const { result, stale, missing, extra } = c;
+    if (format !== 'json') printDiagnostics(io, result.diagnostics, result.sources, format);
     if (!result.ok) {
-      io.err(`${spec}: cannot be generated (${summary(result.diagnostics)}).\n`);
+      io.err(`${c.spec}: cannot be generated (${summary(result.diagnostics)}).\n`);
       status = 1;
       continue;
     }
     const problems = [...stale.map((f) => `stale    ${f}`), ...missing.map((f) => `missing  ${f}`), ...extra.map((f) => `extra    ${f}`)];
+    const again = `streamspec generate${p.source === 'config' ? '' : ` ${c.spec}`}`;
     if (problems.length) {
       status = 1;
-      io.out(`${spec}: ${result.outDir}/ is out of date; run streamspec generate ${spec}\n${problems.map((p) => `  ${p}\n`).join('')}`);
-    } else io.out(`${spec}: ${result.outDir}/ is up to date\n`);
+      report.out(`${c.spec}: ${result.outDir}/ is out of date; run ${again}\n${problems.map((x) => `  ${x}\n`).join('')}`);
+      if (format === 'github-actions')
+        for (const [kind, files] of [['stale', stale], ['missing', missing], ['extra', extra]] as const)
+          for (const f of files) io.out(githubCommand('error', { file: `${result.outDir}/${f}`, title: 'streamspec check' }, `${f} is ${kind}: the output of ${c.spec} is out of date. Run ${again} and commit the result.`));
+    } else report.out(`${c.spec}: ${result.outDir}/ is up to date\n`);
   }
+  if (format === 'json') io.out(formatJson(r.diagnostics));
   return status;
 }
 
 function runLint(args: Args, io: Io): number {
-  const [spec, ...more] = args.positionals;
-  if (!spec || more.length) throw new UsageError('name exactly one contract, for example: streamspec lint spec/assistant.yaml.');
-  const transport = transportOf(args);
+  if (args.positionals.length > 1) throw new UsageError('name exactly one contract, for example: streamspec lint spec/assistant.yaml.');
   const format = formatOf(args);
-  const r = lintSpec(spec, { cwd: io.cwd, ...(transport ? { transport } : {}) });
-  printDiagnostics(io, r.diagnostics, r.sources, format);
-  if (format === 'text') io.err(`${spec}: ${summary(r.diagnostics)}\n`);
-  return hasErrors(r.diagnostics) ? 1 : 0;
+  transportOf(args);
+  const p = plan(args, io, format, `name exactly one contract, for example: streamspec lint spec/assistant.yaml, or list them in ${CONFIG_FILE}.`);
+  if (!p) return 1;
+  const all: Diagnostic[] = [...p.diagnostics];
+  let status = 0;
+  for (const job of p.jobs) {
+    const r = lint({ spec: job.spec, cwd: io.cwd, ...jobArgs(job, args) });
+    all.push(...r.diagnostics);
+    if (format !== 'json') printDiagnostics(io, r.diagnostics, r.sources, format);
+    if (format === 'text') io.err(`${job.spec}${job.transport && p.source === 'config' ? ` (${job.transport})` : ''}: ${summary(r.diagnostics)}\n`);
+    if (!r.ok) status = 1;
+  }
+  if (format === 'json') io.out(formatJson(all));
+  return status;
 }
 
 async function runWatch(args: Args, io: Io): Promise<number> {
-  const [spec, ...more] = args.positionals;
-  if (!spec || more.length) throw new UsageError('name exactly one contract to watch.');
-  const transport = transportOf(args);
+  if (args.positionals.length > 1) throw new UsageError('name exactly one contract to watch, or list them in streamspec.yaml and name none.');
+  transportOf(args);
+  const fromConfig = args.positionals.length === 0;
+  const configFile = resolve(io.cwd, CONFIG_FILE);
   const watchers = new Map<string, FSWatcher>();
+  /** What each job read on its last run (absolute paths): a change to one of them reruns it. */
+  const inputs = new Map<Job, Set<string>>();
+  let jobs: readonly Job[] = [];
+  const changed = new Set<string>();
   let timer: NodeJS.Timeout | undefined;
   let running = Promise.resolve();
 
-  const once = async () => {
-    const started = performance.now();
-    const r = await generate({ spec, cwd: io.cwd, ...(transport ? { transport } : {}), ...(args.values.out ? { out: args.values.out } : {}) });
-    printDiagnostics(io, r.diagnostics, r.sources, 'text');
-    reportGenerate(io, spec, r);
-    io.out(`watch: done in ${Math.round(performance.now() - started)} ms; waiting for changes\n`);
-    // Watch what the contract reads now: a new $ref'd file joins, a dropped one leaves.
-    const want = new Set((r.inputs.length ? r.inputs : [spec]).map((f) => resolve(io.cwd, f)));
-    for (const [f, w] of watchers) if (!want.has(f)) (w.close(), watchers.delete(f));
-    for (const f of want) if (!watchers.has(f) && existsSync(f)) watchers.set(f, fsWatch(f, schedule));
+  /** (Re)reads the job list: the named contract, or the config's contracts. */
+  const replan = (first: boolean): void => {
+    inputs.clear();
+    try {
+      jobs = plan(args, io, 'text', `name a contract to watch, for example: streamspec watch spec/assistant.yaml, or list them in ${CONFIG_FILE}.`)?.jobs ?? [];
+    } catch (e) {
+      // At start this is a usage error; later (the config was deleted) watching goes on.
+      if (first || !(e instanceof UsageError)) throw e;
+      io.err(`watch: ${e.message}\n`);
+      jobs = [];
+    }
   };
-  // Editors save in bursts (and some replace the file): coalesce, then run one at a time.
-  function schedule() {
+
+  const once = async (all: boolean) => {
+    const started = performance.now();
+    if (fromConfig && (all || changed.has(configFile))) {
+      replan(all);
+      all = true;
+    }
+    const due = jobs.filter((j) => all || [...(inputs.get(j) ?? [])].some((f) => changed.has(f)));
+    const touched = [...changed];
+    changed.clear();
+    for (const job of due) {
+      const r = await generate({ spec: job.spec, cwd: io.cwd, ...jobArgs(job, args) });
+      printDiagnostics(io, r.diagnostics, r.sources, 'text');
+      reportGenerate(io, job.spec, r);
+      inputs.set(job, new Set((r.inputs.length ? r.inputs : [job.spec]).map((f) => resolve(io.cwd, f))));
+    }
+    const what = fromConfig ? `${due.length} of ${jobs.length} generated` : 'done';
+    io.out(`watch: ${what} in ${Math.round(performance.now() - started)} ms; waiting for changes\n`);
+    // Watch what the contracts read now: a new $ref'd file joins, a dropped one leaves; a changed
+    // file is watched afresh, as editors that save by replacing leave the old watcher on a dead inode.
+    const want = new Set([...inputs.values()].flatMap((s) => [...s]));
+    if (fromConfig) want.add(configFile);
+    for (const [f, w] of watchers) if (!want.has(f) || touched.includes(f)) (w.close(), watchers.delete(f));
+    for (const f of want) if (!watchers.has(f) && existsSync(f)) watchers.set(f, fsWatch(f, () => schedule(f)));
+  };
+  // Editors save in bursts: coalesce, then run one at a time.
+  function schedule(file: string) {
+    changed.add(file);
     clearTimeout(timer);
     timer = setTimeout(() => {
-      running = running.then(once);
+      running = running.then(() => once(false));
     }, 100);
   }
-  running = running.then(once);
+  if (!fromConfig) replan(true);
+  running = running.then(() => once(true));
   await running;
   await new Promise<void>((done) => {
     const stop = () => {
@@ -359,5 +445,13 @@ function runInit(args: Args, io: Io): number {
   const schema = fileURLToPath(new URL('./spec/streamspec.schema.json', import.meta.url));
   writeFileSync(abs, starterContract(relative(dirname(abs), schema).split('\\').join('/')), { flag: 'wx' });
   io.out(`wrote ${file}; next: streamspec generate ${file}\n`);
+  // The config names the contract so a bare `streamspec generate` works; an existing one is the user's.
+  const config = join(io.cwd, CONFIG_FILE);
+  if (!existsSync(config)) {
+    const configSchema = fileURLToPath(new URL('./spec/streamspec-config.schema.json', import.meta.url));
+    const spec = relative(io.cwd, abs).split('\\').join('/');
+    writeFileSync(config, starterConfig(spec, relative(io.cwd, configSchema).split('\\').join('/')), { flag: 'wx' });
+    io.out(`wrote ${CONFIG_FILE}, naming ${spec}; streamspec generate with no contract uses it\n`);
+  }
   return 0;
 }

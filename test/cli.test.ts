@@ -220,7 +220,8 @@ describe('init', () => {
     const dir = workDir('init');
     const r = cli(['init'], dir);
     expect(r.status).toBe(0);
-    expect(r.stdout).toBe('wrote spec/service.yaml; next: streamspec generate spec/service.yaml\n');
+    // init also writes a starter streamspec.yaml naming the contract (issue 9).
+    expect(r.stdout).toBe('wrote spec/service.yaml; next: streamspec generate spec/service.yaml\nwrote streamspec.yaml, naming spec/service.yaml; streamspec generate with no contract uses it\n');
     const lint = cli(['lint', 'spec/service.yaml'], dir);
     expect(lint.stderr).toBe('spec/service.yaml: 0 errors, 0 warnings\n');
     expect(cli(['generate', 'spec/service.yaml'], dir).status).toBe(0);

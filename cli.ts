@@ -12,6 +12,7 @@ import type { GenerateResult } from './generator/generate.ts';
 import { TRANSPORTS, type Transport } from './generator/ir/types.ts';
 import { MockContractError, MockTransportError, MOCK_DEFAULTS, startMock } from './generator/mock.ts';
 import { starterContract } from './generator/starter.ts';
+import { badPackageName } from './generator/targets/sdk.ts';
 
 export interface Io {
   readonly out: (text: string) => void;
@@ -22,7 +23,7 @@ export interface Io {
 const USAGE = `streamspec: typed streaming servers, clients and proto files from one contract.
 
 Usage:
-  streamspec generate [spec...] [--transport T] [--out DIR] [--error-format F]
+  streamspec generate [spec...] [--transport T] [--out DIR] [--sdk NAME] [--error-format F]
   streamspec check [spec...] [--error-format F]
   streamspec lint [spec] [--transport T] [--error-format F]
   streamspec watch [spec] [--transport T] [--out DIR]
@@ -38,7 +39,7 @@ Exit codes: 0 ok, 1 diagnostics or stale output, 2 usage.
 `;
 
 const HELP: Record<string, string> = {
-  generate: `Usage: streamspec generate [spec...] [--transport T] [--out DIR] [--error-format F]
+  generate: `Usage: streamspec generate [spec...] [--transport T] [--out DIR] [--sdk NAME] [--error-format F]
 
 Checks each contract and writes its generated files to DIR (default generated/<spec name>/):
 types.ts, validate.ts, runtime/, proto/ with buf.yaml, proto.lock.json and a manifest.
@@ -49,12 +50,16 @@ ${CONFIG_FILE}, each for its transports into its out folder.
 Options:
   --transport T       sse | ndjson | websocket | grpc (default: the contract's own transport)
   --out DIR           output folder (only with one spec)
+  --sdk NAME          instead, write a publishable npm package NAME around the client (sse,
+                      ndjson): package.json, tsconfig.json, README.md, src/ (default folder
+                      generated/<spec name>-sdk/; build it with npm run build)
   --error-format F    diagnostics as text (default, on stderr), json or github-actions (on stdout)
 `,
   check: `Usage: streamspec check [spec...] [--error-format F]
 
 Regenerates every contract (default: those of ${CONFIG_FILE}, else spec/*.yaml) in memory and
-lists output files that are stale, missing or no longer generated. Exit 1 when anything is
+lists output files that are stale, missing or no longer generated, and SDKs (sdk in
+${CONFIG_FILE}) whose contract changed without an info.version bump. Exit 1 when anything is
 stale. Nothing is written. --error-format github-actions also annotates each stale file.
 `,
   lint: `Usage: streamspec lint [spec] [--transport T] [--error-format text|json|github-actions]
@@ -152,6 +157,9 @@ const MOCK_OPTIONS = {
   interval: { type: 'string' },
 } as const;
 
+// Likewise --sdk belongs to generate alone.
+const GENERATE_OPTIONS = { sdk: { type: 'string' } } as const;
+
 function parse(argv: readonly string[], command?: string) {
   return parseArgs({
     args: [...argv],
@@ -160,6 +168,7 @@ function parse(argv: readonly string[], command?: string) {
     options: {
       transport: { type: 'string', short: 't' },
       out: { type: 'string', short: 'o' },
+      ...(command === 'generate' ? GENERATE_OPTIONS : ({} as Partial<typeof GENERATE_OPTIONS>)),
       format: { type: 'string' },
       'error-format': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -212,10 +221,19 @@ function plan(args: Args, io: Io, format: ErrorFormat, fallback: string | 'spec-
   return p;
 }
 
-function jobArgs(job: Job, args: Args): { transport?: Transport; out?: string } {
+function jobArgs(job: Job, args: Args): { transport?: Transport; out?: string; sdk?: { name: string } } {
   const transport = job.transport ?? transportOf(args);
   const out = job.out ?? args.values.out;
-  return { ...(transport ? { transport } : {}), ...(out !== undefined ? { out } : {}) };
+  const sdk = job.sdk ?? sdkOf(args);
+  return { ...(transport ? { transport } : {}), ...(out !== undefined ? { out } : {}), ...(sdk ? { sdk } : {}) };
+}
+
+function sdkOf(args: Args): { name: string } | undefined {
+  const name = args.values.sdk;
+  if (typeof name !== 'string') return undefined;
+  const bad = badPackageName(name);
+  if (bad) throw new UsageError(`--sdk "${name}" is not an npm package name: ${bad}.`);
+  return { name };
 }
 
 function summary(diagnostics: readonly Diagnostic[]): string {
@@ -226,8 +244,10 @@ function summary(diagnostics: readonly Diagnostic[]): string {
 
 async function runGenerate(args: Args, io: Io): Promise<number> {
   if (args.values.out !== undefined && args.positionals.length > 1) throw new UsageError('--out takes one contract; run generate once per contract to choose each folder.');
+  if (args.values.sdk !== undefined && args.positionals.length !== 1) throw new UsageError('--sdk takes one contract; for the contracts of ' + CONFIG_FILE + ', set sdk there.');
   const format = formatOf(args);
   transportOf(args);
+  sdkOf(args);
   const p = plan(args, io, format, `name at least one contract, for example: streamspec generate spec/assistant.yaml, or list them in ${CONFIG_FILE}.`);
   if (!p) return 1;
   let status = 0;
@@ -256,6 +276,7 @@ function reportGenerate(io: Pick<Io, 'out' | 'err'>, spec: string, r: GenerateRe
   const w = r.write?.ok ? r.write : undefined;
   const counts = w ? `${w.written.length} written, ${w.unchanged.length} unchanged, ${w.removed.length} removed` : `${r.files.length} files`;
   io.out(`${spec} -> ${r.outDir}/ (${r.transport}): ${counts}\n`);
+  if (r.sdkUnbumped) io.err(`warning: ${r.sdkUnbumped} before publishing it.\n`);
   if (r.notYet.length) io.out(`  not yet generated for ${r.transport}: ${r.notYet.join(', ')}\n`);
   return 0;
 }
@@ -276,6 +297,11 @@ async function runCheck(args: Args, io: Io): Promise<number> {
       io.err(`${c.spec}: cannot be generated (${summary(result.diagnostics)}).\n`);
       status = 1;
       continue;
+    }
+    if (c.sdkUnbumped) {
+      status = 1;
+      report.out(`${c.sdkUnbumped}.\n`);
+      if (format === 'github-actions') io.out(githubCommand('error', { file: c.spec, title: 'streamspec check' }, `${c.sdkUnbumped}.`));
     }
     const problems = [...stale.map((f) => `stale    ${f}`), ...missing.map((f) => `missing  ${f}`), ...extra.map((f) => `extra    ${f}`)];
     const again = `streamspec generate${p.source === 'config' ? '' : ` ${c.spec}`}`;

@@ -57,6 +57,8 @@ export interface CheckedContract {
   readonly stale: readonly string[];
   readonly missing: readonly string[];
   readonly extra: readonly string[];
+  /** An SDK job whose contract changed while info.version stayed: the message `check` prints. */
+  readonly sdkUnbumped?: string;
 }
 
 export interface CheckResult {
@@ -81,11 +83,11 @@ export async function check(opts: CheckApiOptions = {}): Promise<CheckResult> {
   const sources = new Map(plan.sources);
   const contracts: CheckedContract[] = [];
   for (const job of plan.jobs) {
-    const { result, stale, missing, extra } = await checkStale({ ...job, cwd });
+    const { result, stale, missing, extra, sdkUnbumped } = await checkStale({ ...job, cwd });
     diagnostics.push(...result.diagnostics);
     for (const [k, v] of result.sources) sources.set(k, v);
-    const ok = result.ok && stale.length + missing.length + extra.length === 0;
-    contracts.push({ spec: job.spec, transport: result.transport ?? job.transport, outDir: result.outDir, ok, result, stale, missing, extra });
+    const ok = result.ok && stale.length + missing.length + extra.length === 0 && !sdkUnbumped;
+    contracts.push({ spec: job.spec, transport: result.transport ?? job.transport, outDir: result.outDir, ok, result, stale, missing, extra, ...(sdkUnbumped ? { sdkUnbumped } : {}) });
   }
   emit(opts, diagnostics, sources);
   return { ok: !hasErrors(plan.diagnostics) && contracts.every((c) => c.ok), diagnostics, sources, contracts };

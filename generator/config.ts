@@ -11,6 +11,7 @@ import { didYouMean } from './check/did-you-mean.ts';
 import { diagnostic, sortDiagnostics, type Diagnostic } from './diagnostics.ts';
 import { TRANSPORTS, type Transport } from './ir/types.ts';
 import { dottedPath, loadYamlText } from './load/load.ts';
+import { badPackageName, type SdkOptions } from './targets/sdk.ts';
 import type { Pointer, YamlFile } from './load/types.ts';
 
 export const CONFIG_FILE = 'streamspec.yaml';
@@ -21,9 +22,16 @@ export interface ConfigContract {
   /** Empty: the contract's own transport. */
   readonly transports: readonly Transport[];
   readonly out?: string;
-  /** Reserved for SDK packaging (issue 8): kept as written, not used yet. */
-  readonly sdk?: unknown;
+  /** Also generate a publishable client package (see generator/targets/sdk.ts). */
+  readonly sdk?: ConfigSdk;
   readonly options: Readonly<Record<string, unknown>>;
+}
+
+export interface ConfigSdk {
+  /** npm package name. */
+  readonly name: string;
+  /** Output folder, relative to streamspec.yaml (default generated/<spec name>-sdk). */
+  readonly out?: string;
 }
 
 export interface Config {
@@ -46,6 +54,8 @@ export interface Job {
   readonly spec: string;
   readonly transport?: Transport;
   readonly out?: string;
+  /** Set: this run writes the contract's SDK package instead of its generated/ output. */
+  readonly sdk?: SdkOptions;
 }
 
 type SchemaNode = { properties?: Record<string, unknown>; $ref?: string };
@@ -87,9 +97,7 @@ export function parseConfig(text: string, cwd: string): { config: Config | undef
         diagnostic('SS110', file.pos(['contracts', i, 'spec'], 'value'), `contracts[${i}].spec names ${spec}, which does not exist. Fix the path; it is relative to ${CONFIG_FILE}.`),
       );
     }
-    if ('sdk' in c) {
-      diagnostics.push(diagnostic('SS111', file.pos(['contracts', i, 'sdk']), `contracts[${i}].sdk is reserved for SDK packaging and not used yet; it is ignored.`));
-    }
+    const sdk = 'sdk' in c ? sdkOf(file, i, c.sdk, diagnostics) : undefined;
     const options = (c.options ?? {}) as Record<string, unknown>;
     for (const key of Object.keys(options)) {
       diagnostics.push(diagnostic('SS111', file.pos(['contracts', i, 'options', key]), `contracts[${i}].options.${key} is not a generator option yet; it is ignored.`));
@@ -98,7 +106,7 @@ export function parseConfig(text: string, cwd: string): { config: Config | undef
       spec,
       transports: (c.transports as Transport[] | undefined) ?? [],
       ...(typeof c.out === 'string' ? { out: c.out } : {}),
-      ...('sdk' in c ? { sdk: c.sdk } : {}),
+      ...(sdk ? { sdk } : {}),
       options,
     };
   });
@@ -111,14 +119,57 @@ export function parseConfig(text: string, cwd: string): { config: Config | undef
  * (default generated/<spec name>, as for the CLI); several go to <out>/<transport> each.
  */
 export function jobsOf(config: Config): Job[] {
-  return config.contracts.flatMap((c): Job[] => {
-    if (c.transports.length <= 1) {
-      const [transport] = c.transports;
-      return [{ spec: c.spec, ...(transport ? { transport } : {}), ...(c.out !== undefined ? { out: c.out } : {}) }];
+  return config.contracts.flatMap((c): Job[] => [...generateJobs(c), ...(c.sdk ? [sdkJob(c, c.sdk)] : [])]);
+}
+
+function generateJobs(c: ConfigContract): Job[] {
+  if (c.transports.length <= 1) {
+    const [transport] = c.transports;
+    return [{ spec: c.spec, ...(transport ? { transport } : {}), ...(c.out !== undefined ? { out: c.out } : {}) }];
+  }
+  const base = c.out ?? posix.join('generated', specName(c.spec));
+  return c.transports.map((transport) => ({ spec: c.spec, transport, out: posix.join(base, transport) }));
+}
+
+/** The SDK is built for the first listed transport that has a client, else the contract's own. */
+function sdkJob(c: ConfigContract, sdk: ConfigSdk): Job {
+  const transport = c.transports.find((t) => t === 'sse' || t === 'ndjson');
+  return { spec: c.spec, ...(transport ? { transport } : {}), out: sdk.out ?? posix.join('generated', `${specName(c.spec)}-sdk`), sdk: { name: sdk.name } };
+}
+
+/**
+ * `sdk: { name, out? }`, checked here: the config schema leaves `sdk` open. Problems are SS110
+ * diagnostics at the offending key or value.
+ */
+function sdkOf(file: YamlFile, i: number, value: unknown, diagnostics: Diagnostic[]): ConfigSdk | undefined {
+  const at = (p: Pointer, side: 'key' | 'value' = 'value') => file.pos(['contracts', i, 'sdk', ...p], side);
+  const where = `contracts[${i}].sdk`;
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    diagnostics.push(diagnostic('SS110', at([]), `${where} must be a mapping such as { name: my-api-client }, not ${describe(value)}.`));
+    return undefined;
+  }
+  const v = value as Record<string, unknown>;
+  let ok = true;
+  for (const key of Object.keys(v).filter((k) => k !== 'name' && k !== 'out')) {
+    const guess = didYouMean(key, ['name', 'out']);
+    diagnostics.push(diagnostic('SS110', at([key], 'key'), `${where}.${key} is not an sdk field. ${guess !== undefined ? `Did you mean "${guess}"?` : 'Use name or out.'}`));
+    ok = false;
+  }
+  if (typeof v.name !== 'string') {
+    diagnostics.push(diagnostic('SS110', at('name' in v ? ['name'] : []), `${where} needs "name", the npm package name, as a string.`));
+    ok = false;
+  } else {
+    const bad = badPackageName(v.name);
+    if (bad) {
+      diagnostics.push(diagnostic('SS110', at(['name']), `${where}.name "${v.name}" is not an npm package name: ${bad}.`));
+      ok = false;
     }
-    const base = c.out ?? posix.join('generated', specName(c.spec));
-    return c.transports.map((transport) => ({ spec: c.spec, transport, out: posix.join(base, transport) }));
-  });
+  }
+  if ('out' in v && (typeof v.out !== 'string' || v.out === '')) {
+    diagnostics.push(diagnostic('SS110', at(['out']), `${where}.out must be a folder path, not ${describe(v.out)}.`));
+    ok = false;
+  }
+  return ok ? { name: v.name as string, ...(typeof v.out === 'string' ? { out: v.out } : {}) } : undefined;
 }
 
 /** The name the IR builder gives a contract: its file name without the extension. */

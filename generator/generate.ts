@@ -9,6 +9,7 @@ import { lintSpec } from './pipeline.ts';
 import { formatTsPieces } from './render/format.ts';
 import { ProtoLockError } from './schema/proto.ts';
 import { createRenderer, type Renderer } from './render/handlebars.ts';
+import { sdkProblem, sdkVersionProblem, type SdkOptions } from './targets/sdk.ts';
 import { NOT_YET, PROTO_LOCK_FILE, TEMPLATES_DIR, targetsFor, type Target } from './targets/index.ts';
 import { readManifest, reusableChunks, type Manifest } from './write/manifest.ts';
 import { diffOutput, writeOutput, type OutputFile, type WriteResult } from './write/write.ts';
@@ -21,6 +22,11 @@ export interface GenerateOptions {
   /** Render in memory only: nothing is written. */
   readonly dryRun?: boolean;
   readonly cwd?: string;
+  /**
+   * Set: write a publishable npm package around the client only (sse, ndjson), by default into
+   * `generated/<spec name>-sdk`.
+   */
+  readonly sdk?: SdkOptions;
 }
 
 export interface GenerateResult {
@@ -34,6 +40,13 @@ export interface GenerateResult {
   readonly files: readonly OutputFile[];
   /** Artifacts this build cannot emit yet for the transport. */
   readonly notYet: readonly string[];
+  /** The contract's file, hash and info.version, once it has passed lint. */
+  readonly contract?: { readonly file: string; readonly hash: string; readonly version: string };
+  /**
+   * SDK only: the SDK in the output folder came from a different contract with the same
+   * info.version (see sdkVersionProblem); regenerating does not bump it.
+   */
+  readonly sdkUnbumped?: string;
   /** Present when files were written (or writing was refused). */
   readonly write?: WriteResult;
   /** How long each stage took, in ms. */
@@ -52,14 +65,20 @@ export async function generate(opts: GenerateOptions): Promise<GenerateResult> {
     return { ...base, ok: false, outDir: undefined, transport: undefined, files: [], notYet: [], timings: { lint: t1 - t0, render: 0, format: 0, write: 0 } };
   }
   const bound = lint.bound;
-  const outDir = opts.out ?? join('generated', bound.contract.id);
+  const contract = { file: bound.contract.file, hash: bound.contract.hash, version: bound.contract.version };
+  const outDir = opts.out ?? join('generated', opts.sdk ? `${bound.contract.id}-sdk` : bound.contract.id);
   const absOut = resolve(cwd, outDir);
+  const sdkRefusal = opts.sdk && sdkProblem(bound, opts.sdk);
+  if (sdkRefusal) {
+    const write = { ok: false, error: { code: 'IO', file: 'package.json', message: `no SDK: ${sdkRefusal}` } } as const;
+    return { ...base, ok: false, contract, outDir: relative(cwd, absOut) || '.', transport: bound.transport, files: [], notYet: [], write, timings: { lint: t1 - t0, render: 0, format: 0, write: 0 } };
+  }
 
   const manifest = readManifestSafe(absOut);
   const previousLock = readOwned(absOut, manifest, PROTO_LOCK_FILE);
   let targets: Target[];
   try {
-    targets = targetsFor({ bound, previousLock });
+    targets = targetsFor({ bound, previousLock, ...(opts.sdk ? { sdk: opts.sdk } : {}) });
   } catch (e) {
     if (!(e instanceof ProtoLockError)) throw e;
     // The lock keeps field numbers stable; guessing past a corrupt one could renumber fields.
@@ -84,7 +103,16 @@ export async function generate(opts: GenerateOptions): Promise<GenerateResult> {
   const files = await Promise.all(rendered.map(({ target, text }) => finish(target, text, absOut, manifest)));
   const t3 = performance.now();
 
-  const result = { ...base, outDir: relative(cwd, absOut) || '.', transport: bound.transport, files, notYet: NOT_YET[bound.transport] ?? [] };
+  const unbumped = opts.sdk ? sdkVersionProblem(absOut, contract) : undefined;
+  const result = {
+    ...base,
+    contract,
+    outDir: relative(cwd, absOut) || '.',
+    transport: bound.transport,
+    files,
+    notYet: opts.sdk ? [] : (NOT_YET[bound.transport] ?? []),
+    ...(unbumped ? { sdkUnbumped: unbumped } : {}),
+  };
   if (opts.dryRun) return { ...result, ok: true, timings: { lint: t1 - t0, render: t2 - t1, format: t3 - t2, write: 0 } };
   const write = writeOutput(absOut, files, { spec: bound.contract.file, specHash: bound.contract.hash });
   const t4 = performance.now();
@@ -92,11 +120,14 @@ export async function generate(opts: GenerateOptions): Promise<GenerateResult> {
 }
 
 /** Files in `outDir` that differ from what the spec generates now (for `check`). */
-export async function checkStale(opts: GenerateOptions): Promise<{ result: GenerateResult; stale: string[]; missing: string[]; extra: string[] }> {
+export async function checkStale(
+  opts: GenerateOptions,
+): Promise<{ result: GenerateResult; stale: string[]; missing: string[]; extra: string[]; sdkUnbumped?: string }> {
   const result = await generate({ ...opts, dryRun: true });
   if (!result.ok || !result.outDir) return { result, stale: [], missing: [], extra: [] };
   const diff = diffOutput(resolve(opts.cwd ?? process.cwd(), result.outDir), result.files);
-  return { result, ...diff };
+  // Read from the SDK on disk: once regenerated it records the new hash, so generate warns too.
+  return { result, ...diff, ...(result.sdkUnbumped ? { sdkUnbumped: result.sdkUnbumped } : {}) };
 }
 
 function render(r: Renderer, t: Target): string {

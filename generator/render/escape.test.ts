@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
-import { jsDoc, lineComment, protoComment, protoIdent, protoString, tsIdent, tsPropKey, tsString } from './escape.ts';
+import { jsDoc, lineComment, markdownText, protoComment, protoIdent, protoString, tsIdent, tsPropKey, tsString } from './escape.ts';
 
 // Inputs every escaper must survive (STYLE.md 4), with their expected output per helper below.
 const Q = '"';
@@ -235,5 +235,19 @@ describe('no input escapes its context', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('markdownText', () => {
+  it.each([
+    ['html', { given: '<script>alert(1)</script>', want: '&lt;script&gt;alert(1)&lt;/script&gt;' }],
+    ['link', { given: '[x](http://evil)', want: '\\[x\\](http://evil)' }],
+    ['code span and emphasis', { given: '`a` *b* _c_', want: '\\`a\\` \\*b\\* \\_c\\_' }],
+    ['heading', { given: '# title', want: '\\# title' }],
+    ['entity', { given: '&amp;', want: '&amp;amp;' }],
+    ['line breaks join, paragraphs stay', { given: 'a\nb\u2028c\n\nd', want: 'a b c\n\nd' }],
+    ['template text is inert', { given: '${x} {{y}}', want: '$\\{x\\} \\{\\{y\\}\\}' }],
+  ])('%s', (_name, { given, want }) => {
+    expect(markdownText(given)).toBe(want);
   });
 });

@@ -76,3 +76,19 @@ export function protoString(value: string): string {
   }
   return out + '"';
 }
+
+/**
+ * Contract text as inert markdown prose: every markdown metacharacter is backslash-escaped and
+ * `<`/`&` become entities, so a description can add neither HTML nor links nor code spans.
+ */
+export function markdownText(text: string): string {
+  return text
+    .replace(/\r\n|[\r\u2028\u2029]/g, '\n')
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/[\\`*_{}[\]#+!|~]/g, '\\$&')
+    .replace(/\n[ \t]*\n/g, '\u0000')
+    .replace(/\n/g, ' ')
+    .replace(/\u0000/g, '\n\n');
+}

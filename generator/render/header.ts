@@ -4,7 +4,7 @@
 
 import { lineComment, protoComment } from './escape.ts';
 
-export type HeaderStyle = 'ts' | 'proto' | 'yaml' | 'json';
+export type HeaderStyle = 'ts' | 'proto' | 'yaml' | 'json' | 'markdown';
 
 // YAML 1.1 parsers also end a comment at NEL, LS and PS, so all of them start a new `#` line.
 const YAML_LINE_BREAKS = /\r\n|[\r\n\u0085\u2028\u2029]/g;
@@ -26,5 +26,9 @@ export function header(specFile: string, specHash: string, style: HeaderStyle): 
       return `# ${text.trim().replace(YAML_LINE_BREAKS, '\n# ')}`;
     case 'json':
       return '';
+    case 'markdown':
+      // An HTML comment, which markdown renderers hide; `--` may not appear inside one, so a spec
+      // path holding it cannot end the comment early.
+      return `<!-- ${lineComment(text).replace(/--/g, '-\u2010')} -->`;
   }
 }

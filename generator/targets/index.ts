@@ -8,6 +8,7 @@ import { header } from '../render/header.ts';
 import { buildProtoModel, parseProtoLock, printProtoLock } from '../schema/proto.ts';
 import type { Transport } from '../ir/types.ts';
 import { httpView } from './http.ts';
+import { sdkTargets, type SdkOptions } from './sdk.ts';
 import { typesView, validateView } from './typescript.ts';
 
 export const TEMPLATES_DIR = fileURLToPath(new URL('../../templates/', import.meta.url));
@@ -55,11 +56,14 @@ export interface TargetInput {
   readonly bound: BoundContract;
   /** Text of the previous `proto.lock.json` in the output folder, if any. */
   readonly previousLock: string | undefined;
+  /** Set: the files of a publishable client package instead (see sdk.ts; check sdkProblem first). */
+  readonly sdk?: SdkOptions;
 }
 
-export function targetsFor({ bound, previousLock }: TargetInput): Target[] {
+export function targetsFor({ bound, previousLock, sdk }: TargetInput): Target[] {
   const c = bound.contract;
   const ts = header(c.file, c.hash, 'ts');
+  if (sdk) return sdkTargets(bound, sdk, ts);
   const proto = buildProtoModel(c, previousLock === undefined ? undefined : parseProtoLock(previousLock));
   return [
     { kind: 'template', path: 'types.ts', template: 'ts/types.ts.hbs', context: typesView(bound, ts), finish: 'ts' },

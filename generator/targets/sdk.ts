@@ -1,0 +1,221 @@
+// The SDK target (issue 8): a publishable npm package around the generated HTTP client only —
+// no server, no validators, no Node-only runtime — so a browser app installs just what it runs.
+// Every decision about the package (its files, package.json, README content) is made here.
+
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { BoundContract } from '../ir/bind.ts';
+import { lineComment, markdownText, tsPropKey, tsString } from '../render/escape.ts';
+import { header } from '../render/header.ts';
+import type { Target } from './index.ts';
+import { httpView, type HttpStreamView } from './http.ts';
+import { typesView } from './typescript.ts';
+
+export interface SdkOptions {
+  /** The npm package name, `name` or `@scope/name`. */
+  readonly name: string;
+}
+
+/**
+ * What the runtime files an SDK ships import from npm, pinned to the versions in our
+ * package-lock (sdk.test.ts keeps the two in step): the SDK runs what our tests ran.
+ */
+export const SDK_DEPENDENCIES: Readonly<Record<'sse' | 'ndjson', Readonly<Record<string, string>>>> = {
+  sse: { 'eventsource-parser': '3.0.6' },
+  ndjson: {},
+};
+/** The TypeScript the SDK's `build` script compiles with (ours). */
+export const SDK_TYPESCRIPT = '5.9.3';
+
+/** Client runtime files copied into `src/runtime/`: nothing the server or validators need. */
+export const SDK_RUNTIME_FILES: Readonly<Record<'sse' | 'ndjson', readonly string[]>> = {
+  sse: ['client.ts', 'errors.ts', 'sse-source.ts'],
+  ndjson: ['client.ts', 'errors.ts', 'ndjson-source.ts'],
+};
+
+/** npm's rules for a package name (validate-npm-package-name, new packages). */
+const NPM_NAME = /^(?:@[a-z0-9-~][a-z0-9-._~]*\/)?[a-z0-9-~][a-z0-9-._~]*$/;
+
+/** Why `name` cannot be an npm package name, or undefined when it can. */
+export function badPackageName(name: string): string | undefined {
+  if (name.length === 0) return 'it is empty';
+  if (name.length > 214) return 'it is longer than 214 characters';
+  if (/^[._]/.test(name)) return 'it starts with "." or "_"';
+  if (!NPM_NAME.test(name)) return 'npm allows only lowercase letters, digits, "-", ".", "_", "~" and one "@scope/" prefix';
+  return undefined;
+}
+
+// semver.org's own regular expression.
+const SEMVER =
+  /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$/;
+
+/**
+ * Why an SDK cannot be made from this contract (wrong transport, a version npm rejects, a bad
+ * name), as one sentence saying what to do; undefined when it can.
+ */
+export function sdkProblem(bound: BoundContract, sdk: SdkOptions): string | undefined {
+  const bad = badPackageName(sdk.name);
+  if (bad) return `"${sdk.name}" is not an npm package name: ${bad}.`;
+  if (bound.transport !== 'sse' && bound.transport !== 'ndjson')
+    return `an SDK needs a generated client, which only sse and ndjson have so far; generate the SDK with --transport sse or ndjson.`;
+  if (!SEMVER.test(bound.contract.version))
+    return `info.version "${bound.contract.version}" is not a semver version, which npm needs for the SDK's version; use one such as 1.0.0.`;
+  return undefined;
+}
+
+/** The SDK's files. Call only when sdkProblem gives undefined. */
+export function sdkTargets(bound: BoundContract, sdk: SdkOptions, tsHeader: string): Target[] {
+  const transport = bound.transport as 'sse' | 'ndjson';
+  const http = httpView(bound, tsHeader);
+  return [
+    { kind: 'text', path: 'package.json', text: sdkPackageJson(bound, sdk), finish: 'none' },
+    { kind: 'text', path: 'tsconfig.json', text: SDK_TSCONFIG, finish: 'none' },
+    { kind: 'template', path: 'README.md', template: 'sdk/README.md.hbs', context: sdkReadmeView(bound, sdk), finish: 'none' },
+    { kind: 'template', path: 'src/index.ts', template: 'sdk/index.ts.hbs', context: { header: tsHeader, clientType: http.clientType, streams: http.streams }, finish: 'ts' },
+    { kind: 'template', path: 'src/types.ts', template: 'ts/types.ts.hbs', context: typesView(bound, tsHeader), finish: 'ts' },
+    { kind: 'template', path: 'src/client.ts', template: 'client/http.ts.hbs', context: http, finish: 'ts' },
+    ...SDK_RUNTIME_FILES[transport].map(
+      (name): Target => ({
+        kind: 'text',
+        path: `src/runtime/${name}`,
+        text: `${tsHeader}\n${readFileSync(new URL(`../../templates/runtime/${name}`, import.meta.url), 'utf8')}`,
+        finish: 'none',
+      }),
+    ),
+  ];
+}
+
+/** What the SDK's package.json records about its origin, read back by `check`. */
+export interface SdkOrigin {
+  readonly spec: string;
+  readonly specHash: string;
+}
+
+export function sdkPackageJson(bound: BoundContract, sdk: SdkOptions): string {
+  const c = bound.contract;
+  const transport = bound.transport as 'sse' | 'ndjson';
+  const pkg = {
+    name: sdk.name,
+    version: c.version,
+    description: `Typed ${transport.toUpperCase()} client for ${c.title}, generated by streamspec from ${c.file}.`,
+    type: 'module',
+    sideEffects: false,
+    exports: {
+      '.': { types: './dist/index.d.ts', import: './dist/index.js' },
+      './package.json': './package.json',
+    },
+    types: './dist/index.d.ts',
+    // src/ ships too, so the .d.ts files' declaration maps and editors can show the source.
+    files: ['dist', 'src'],
+    scripts: { build: 'tsc -p tsconfig.json', prepublishOnly: 'npm run build' },
+    dependencies: SDK_DEPENDENCIES[transport],
+    devDependencies: { typescript: SDK_TYPESCRIPT },
+    streamspec: { spec: c.file, specHash: c.hash } satisfies SdkOrigin,
+  };
+  return `${JSON.stringify(pkg, null, 2)}\n`;
+}
+
+// Browser-first: DOM types, no @types/node; NodeNext so the `.js` import specifiers stay valid ESM.
+const SDK_TSCONFIG = `${JSON.stringify(
+  {
+    compilerOptions: {
+      target: 'ES2022',
+      module: 'NodeNext',
+      moduleResolution: 'NodeNext',
+      lib: ['ES2022', 'DOM', 'DOM.Iterable'],
+      types: [],
+      strict: true,
+      declaration: true,
+      declarationMap: true,
+      sourceMap: true,
+      rootDir: 'src',
+      outDir: 'dist',
+      skipLibCheck: true,
+    },
+    include: ['src'],
+  },
+  null,
+  2,
+)}\n`;
+
+// ---------------------------------------------------------------------------------------------
+// README
+
+export interface SdkReadmeStream {
+  readonly heading: string;
+  readonly doc: string;
+  readonly openFn: string;
+  /** The finished first line of the example's arguments: `{ params: { … }, request, signal }`. */
+  readonly args: string;
+  readonly requestType: string | undefined;
+  readonly cases: readonly { readonly literal: string; readonly note: string }[];
+}
+
+export interface SdkReadmeView {
+  readonly header: string;
+  readonly title: string;
+  readonly description: string | undefined;
+  readonly packageName: string;
+  readonly moduleName: string;
+  readonly version: string;
+  readonly transport: string;
+  readonly clientType: string;
+  readonly firstMethod: string;
+  readonly streams: readonly SdkReadmeStream[];
+}
+
+export function sdkReadmeView(bound: BoundContract, sdk: SdkOptions): SdkReadmeView {
+  const c = bound.contract;
+  const http = httpView(bound, '');
+  return {
+    header: header(c.file, c.hash, 'markdown'),
+    title: markdownText(c.title),
+    description: c.description?.trim() ? markdownText(c.description.trim()) : undefined,
+    // Validated by badPackageName: no markdown or code metacharacters can be in it.
+    packageName: sdk.name,
+    moduleName: tsString(sdk.name),
+    version: markdownText(c.version),
+    transport: bound.transport.toUpperCase(),
+    clientType: http.clientType,
+    firstMethod: http.streams[0]!.method,
+    streams: bound.streams.map((b, i) => readmeStream(b.stream, http.streams[i]!)),
+  };
+}
+
+function readmeStream(s: BoundContract['streams'][number]['stream'], v: HttpStreamView): SdkReadmeStream {
+  const params = s.params.map((p) => `${tsPropKey(p.name.wire)}: ${tsString('...')}`);
+  const args = [`params: { ${params.join(', ')} }`, ...(v.hasRequest ? ['request'] : []), 'signal: controller.signal'];
+  const note = (what: string) => lineComment(what);
+  return {
+    heading: markdownText(s.name.wire),
+    doc: markdownText(v.doc),
+    openFn: v.openFn,
+    args: `{ ${args.join(', ')} }`.replace('params: {  }', 'params: {}'),
+    requestType: v.hasRequest ? v.requestType.replace(/^T\./, '') : undefined,
+    cases: [
+      ...s.messages.map((m) => ({ literal: tsString(m.name.wire), note: note(`a ${m.name.wire} message: m.data is typed for it`) })),
+      ...(s.errors.mode === 'in-band' && s.errors.message ? [{ literal: tsString(s.errors.message.wire), note: note('an in-band error; the stream goes on') }] : []),
+      { literal: tsString(s.termination.message.wire), note: note('the terminal message: the loop ends after it') },
+    ],
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// check: a contract that changed without a version bump
+
+/**
+ * The SDK in `absOut` was generated from a contract whose hash differs from `hash` yet carries the
+ * same version: publishing it would ship a changed API under an old version. Returns the message,
+ * or undefined when the SDK is absent, unrecorded, or versioned apart.
+ */
+export function sdkVersionProblem(absOut: string, contract: { readonly file: string; readonly hash: string; readonly version: string }): string | undefined {
+  let pkg: { name?: unknown; version?: unknown; streamspec?: Partial<SdkOrigin> };
+  try {
+    pkg = JSON.parse(readFileSync(join(absOut, 'package.json'), 'utf8')) as typeof pkg;
+  } catch {
+    return undefined;
+  }
+  const recorded = pkg.streamspec?.specHash;
+  if (typeof recorded !== 'string' || recorded === contract.hash || pkg.version !== contract.version) return undefined;
+  return `${contract.file} changed since sdk ${String(pkg.name)}@${String(pkg.version)} was generated; bump info.version`;
+}

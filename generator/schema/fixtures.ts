@@ -1,10 +1,6 @@
 // Test helper: IR built by hand, so the schema printers can be tested without the YAML builder.
 // Every node gets the same position; defaults mirror what the builder applies.
 
-import fs from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import ts from 'typescript';
 import { looseNames, names } from '../ir/names.ts';
 import type {
   ArraySchema,
@@ -149,50 +145,5 @@ export function contract(o: Partial<Contract> & { packageName?: string } = {}): 
   };
 }
 
-/**
- * Type-checks generated files under `tsc --strict` (plus `noUncheckedIndexedAccess`), written to
- * a fresh folder under `test/.work/`. Returns the diagnostics as `file:line:col message` lines.
- */
-export function typecheck(name: string, files: Readonly<Record<string, string>>): string[] {
-  const dir = workDir(name);
-  for (const [file, text] of Object.entries(files)) {
-    fs.mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
-    fs.writeFileSync(path.join(dir, file), text);
-  }
-  const program = ts.createProgram(
-    Object.keys(files).map((f) => path.join(dir, f)),
-    {
-      strict: true,
-      noUncheckedIndexedAccess: true,
-      noEmit: true,
-      target: ts.ScriptTarget.ES2022,
-      module: ts.ModuleKind.ESNext,
-      moduleResolution: ts.ModuleResolutionKind.Bundler,
-      lib: ['lib.es2022.d.ts', 'lib.dom.d.ts'],
-      types: [],
-    },
-  );
-  return ts.getPreEmitDiagnostics(program).map((d) => {
-    const text = ts.flattenDiagnosticMessageText(d.messageText, '\n');
-    if (!d.file || d.start === undefined) return text;
-    const { line, character } = d.file.getLineAndCharacterOfPosition(d.start);
-    return `${path.relative(dir, d.file.fileName)}:${line + 1}:${character + 1} ${text}`;
-  });
-}
-
-const created: string[] = [];
-
-/** A fresh empty folder under `test/.work/` for tools that need files on disk (buf). */
-export function workDir(name: string): string {
-  const dir = path.join(WORK_ROOT, `${name}-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`);
-  fs.mkdirSync(dir, { recursive: true });
-  created.push(dir);
-  return dir;
-}
-
-/** Removes the folders `workDir` made; test files call it from `afterAll`. */
-export function removeWorkDirs(): void {
-  for (const dir of created.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
-}
-
-const WORK_ROOT = fileURLToPath(new URL('../../test/.work/', import.meta.url));
+// Work folders and type-checking are shared with the end-to-end tests.
+export { removeWorkDirs, typecheck, workDir } from '../../test/support/tools.ts';

@@ -1,19 +1,29 @@
 // Shared helpers for end-to-end tests: temp folders, running the CLI, tsc and buf as real
 // processes, and reading a folder into a map for byte comparisons.
 
-import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import ts from 'typescript';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const BIN = join(ROOT, 'node_modules', '.bin');
+
+const created: string[] = [];
 
 /** A fresh folder under test/.work (git-ignored), named after the test. */
 export function workDir(name: string): string {
   const base = join(ROOT, 'test', '.work');
   mkdirSync(base, { recursive: true });
-  return mkdtempSync(join(base, `${name}-`));
+  const dir = mkdtempSync(join(base, `${name}-`));
+  created.push(dir);
+  return dir;
+}
+
+/** Removes the folders `workDir` made in this test file; call it from `afterAll`. */
+export function removeWorkDirs(): void {
+  for (const dir of created.splice(0)) rmSync(dir, { recursive: true, force: true });
 }
 
 export function writeFiles(dir: string, files: Readonly<Record<string, string>>): void {
@@ -63,33 +73,36 @@ export function buf(args: readonly string[], cwd: string): Run {
 }
 
 /**
- * Type-checks `files` (absolute paths) with `tsc --strict --noEmit` as the user's project would
- * (ESM, NodeNext). Returns tsc's diagnostics, one per line; empty when clean.
+ * Type-checks generated files with `tsc --strict` (plus `noUncheckedIndexedAccess`) as the user's
+ * project would compile them (ESM, NodeNext, DOM and Node types), in process. `files` are absolute
+ * paths, or file texts to write into a fresh work folder first. Returns `file:line:col message`
+ * lines; empty when clean.
  */
-export function typecheck(name: string, files: readonly string[], extra: Record<string, unknown> = {}): string[] {
+export function typecheck(name: string, files: readonly string[] | Readonly<Record<string, string>>): string[] {
   const dir = workDir(`tsc-${name}`);
-  const config = {
-    compilerOptions: {
-      strict: true,
-      noEmit: true,
-      target: 'ES2022',
-      module: 'NodeNext',
-      moduleResolution: 'NodeNext',
-      lib: ['ES2023', 'DOM', 'DOM.Iterable'],
-      types: ['node'],
-      typeRoots: [join(ROOT, 'node_modules', '@types')],
-      skipLibCheck: true,
-      noUncheckedIndexedAccess: true,
-      ...extra,
-    },
-    files,
-  };
-  writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify(config, null, 2));
-  try {
-    execFileSync(join(BIN, 'tsc'), ['-p', dir], { cwd: ROOT, encoding: 'utf8', timeout: 180_000 });
-    return [];
-  } catch (e) {
-    const out = (e as { stdout?: string }).stdout ?? String(e);
-    return out.split('\n').filter((l) => l.trim());
-  }
+  const paths = Array.isArray(files)
+    ? (files as readonly string[])
+    : Object.entries(files).map(([file, text]) => {
+        mkdirSync(dirname(join(dir, file)), { recursive: true });
+        writeFileSync(join(dir, file), text);
+        return join(dir, file);
+      });
+  const program = ts.createProgram([...paths], {
+    strict: true,
+    noUncheckedIndexedAccess: true,
+    noEmit: true,
+    skipLibCheck: true,
+    target: ts.ScriptTarget.ES2022,
+    module: ts.ModuleKind.NodeNext,
+    moduleResolution: ts.ModuleResolutionKind.NodeNext,
+    lib: ['lib.es2023.d.ts', 'lib.dom.d.ts', 'lib.dom.iterable.d.ts'],
+    types: ['node'],
+    typeRoots: [join(ROOT, 'node_modules', '@types')],
+  });
+  return ts.getPreEmitDiagnostics(program).map((d) => {
+    const text = ts.flattenDiagnosticMessageText(d.messageText, '\n');
+    if (!d.file || d.start === undefined) return text;
+    const { line, character } = d.file.getLineAndCharacterOfPosition(d.start);
+    return `${relative(ROOT, d.file.fileName)}:${line + 1}:${character + 1} ${text}`;
+  });
 }

@@ -13,6 +13,7 @@ import { TRANSPORTS, type Transport } from './ir/types.ts';
 import { dottedPath, loadYamlText } from './load/load.ts';
 import { badPackageName, type SdkOptions } from './targets/sdk.ts';
 import type { Pointer, YamlFile } from './load/types.ts';
+import { fromJsonPointer, valueAt } from './load/pointer.ts';
 
 export const CONFIG_FILE = 'streamspec.yaml';
 
@@ -193,7 +194,7 @@ contracts:
 // ajv errors -> SS110 at the key or value they are about
 
 function toDiagnostic(file: YamlFile, e: ErrorObject): Diagnostic {
-  const pointer = toPointer(file.value, e.instancePath);
+  const pointer = fromJsonPointer(file.value, e.instancePath);
   const where = pointer.length ? dottedPath(pointer) : 'the config';
   const at = (p: Pointer, side: 'key' | 'value' = 'value') => file.pos(p, side);
   switch (e.keyword) {
@@ -227,23 +228,6 @@ function toDiagnostic(file: YamlFile, e: ErrorObject): Diagnostic {
 /** The properties allowed at `pointer` (the root, or one entry of `contracts`). */
 function knownKeys(pointer: Pointer): Record<string, unknown> {
   return (pointer.length === 0 ? (schema as SchemaNode).properties : DEFS.contract!.properties) ?? {};
-}
-
-function toPointer(value: unknown, instancePath: string): Pointer {
-  if (!instancePath) return [];
-  const out: (string | number)[] = [];
-  let node = value;
-  for (const raw of instancePath.slice(1).split('/')) {
-    const seg = raw.replace(/~1/g, '/').replace(/~0/g, '~');
-    const key = Array.isArray(node) ? Number(seg) : seg;
-    out.push(key);
-    node = (node as Record<string | number, unknown> | undefined)?.[key];
-  }
-  return out;
-}
-
-function valueAt(value: unknown, pointer: Pointer): unknown {
-  return pointer.reduce<unknown>((n, k) => (n as Record<string | number, unknown> | undefined)?.[k], value);
 }
 
 function article(type: string): string {

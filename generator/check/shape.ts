@@ -8,6 +8,7 @@ import { diagnostic, sortDiagnostics, type Code, type Diagnostic } from '../diag
 import { collectRefs, dottedPath as dotted, resolveRef } from '../load/load.ts';
 import type { Pointer, YamlFile } from '../load/types.ts';
 import { didYouMean } from './did-you-mean.ts';
+import { fromJsonPointer } from '../load/pointer.ts';
 
 type SchemaObject = Record<string, unknown> & {
   title?: string;
@@ -110,7 +111,7 @@ function bestMatch(errors: readonly ErrorObject[]): ErrorObject[] {
 
 /** `base` is where the validated value sits in `file` (a contract is validated whole, from []). */
 function toDiagnostic(file: YamlFile, base: Pointer, baseValue: unknown, error: ErrorObject, isContract: boolean): Diagnostic {
-  const pointer = [...base, ...toPointer(baseValue, error.instancePath)];
+  const pointer = [...base, ...fromJsonPointer(baseValue, error.instancePath)];
   const parent = (error.parentSchema ?? {}) as SchemaObject;
   const value = error.data;
   const where = dotted(pointer);
@@ -280,24 +281,6 @@ const UNSUPPORTED: Record<string, [string, string]> = {
 
 // ---------------------------------------------------------------------------------------------
 // Wording
-
-/** The instance path as a Pointer, array indexes as numbers (so `codes[1]` reads as an index). */
-function toPointer(value: unknown, instancePath: string): Pointer {
-  if (!instancePath) return [];
-  const out: (string | number)[] = [];
-  let here = value;
-  for (const raw of instancePath.slice(1).split('/')) {
-    const seg = raw.replace(/~1/g, '/').replace(/~0/g, '~');
-    if (Array.isArray(here)) {
-      out.push(Number(seg));
-      here = here[Number(seg)];
-    } else {
-      out.push(seg);
-      here = here && typeof here === 'object' ? (here as Record<string, unknown>)[seg] : undefined;
-    }
-  }
-  return out;
-}
 
 function lastSegment(pointer: Pointer): string {
   const last = pointer[pointer.length - 1];

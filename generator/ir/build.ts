@@ -4,6 +4,7 @@
 
 import { diagnostic, type Diagnostic } from '../diagnostics.ts';
 import { resolveRef } from '../load/load.ts';
+import { valueAt } from '../load/pointer.ts';
 import type { Pointer, RefTarget, YamlFile } from '../load/types.ts';
 import { parseDuration } from './duration.ts';
 import { isPortableName, looseNames, names } from './names.ts';
@@ -322,7 +323,7 @@ class Builder {
 
   /** A payload: a `$ref` stays a ref; an inline schema becomes a named type called `key`. */
   private payload(key: string, ptr: Pointer): SchemaNode {
-    const value = this.valueAt(this.root, ptr);
+    const value = valueAt(this.root.value, ptr);
     if (isObj(value) && typeof value.$ref === 'string' && Object.keys(value).every((k) => k === '$ref' || k === 'description')) {
       return this.schema(this.root, ptr);
     }
@@ -344,11 +345,6 @@ class Builder {
     return key;
   }
 
-  private valueAt(file: YamlFile, ptr: Pointer): unknown {
-    let v: unknown = file.value;
-    for (const seg of ptr) v = isObj(v) || Array.isArray(v) ? (v as Record<string | number, unknown>)[seg] : undefined;
-    return v;
-  }
 
   /** The named type for a `$ref` target, converting it on first sight. */
   private namedFromTarget(t: RefTarget): string {
@@ -368,7 +364,7 @@ class Builder {
   }
 
   private schema(file: YamlFile, ptr: Pointer): SchemaNode {
-    const raw = this.valueAt(file, ptr);
+    const raw = valueAt(file.value, ptr);
     const pos = file.pos(ptr, 'value');
     const s = isObj(raw) ? raw : {};
     const description = typeof s.description === 'string' ? s.description : typeof s.title === 'string' ? s.title : undefined;

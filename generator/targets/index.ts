@@ -1,13 +1,13 @@
 // Which files a bound contract becomes, with what template and context. One list for every
 // transport; a transport's own artifacts join it as their issues land.
 
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { BoundContract } from '../ir/bind.ts';
 import { header } from '../render/header.ts';
 import { buildProtoModel, parseProtoLock, printProtoLock } from '../schema/proto.ts';
 import type { Transport } from '../ir/types.ts';
 import { httpView } from './http.ts';
+import { runtimeTargets } from './runtime.ts';
 import { sdkTargets, type SdkOptions } from './sdk.ts';
 import { typesView, validateView } from './typescript.ts';
 
@@ -74,14 +74,7 @@ export function targetsFor({ bound, previousLock, sdk }: TargetInput): Target[] 
           { kind: 'template', path: 'client.ts', template: 'client/http.ts.hbs', context: httpView(bound, ts), finish: 'ts' } as const,
         ]
       : []),
-    ...RUNTIME_FILES[bound.transport].map(
-      (name): Target => ({
-        kind: 'text',
-        path: `runtime/${name}`,
-        text: `${ts}\n${readFileSync(new URL(`../../templates/runtime/${name}`, import.meta.url), 'utf8')}`,
-        finish: 'none',
-      }),
-    ),
+    ...runtimeTargets(RUNTIME_FILES[bound.transport], 'runtime', ts),
     {
       kind: 'template',
       path: `proto/${proto.path}`,

@@ -9,6 +9,7 @@ import { lineComment, markdownText, tsPropKey, tsString } from '../render/escape
 import { header } from '../render/header.ts';
 import type { Target } from './index.ts';
 import { httpView, type HttpStreamView } from './http.ts';
+import { runtimeTargets } from './runtime.ts';
 import { typesView } from './typescript.ts';
 
 export interface SdkOptions {
@@ -74,14 +75,7 @@ export function sdkTargets(bound: BoundContract, sdk: SdkOptions, tsHeader: stri
     { kind: 'template', path: 'src/index.ts', template: 'sdk/index.ts.hbs', context: { header: tsHeader, clientType: http.clientType, streams: http.streams }, finish: 'ts' },
     { kind: 'template', path: 'src/types.ts', template: 'ts/types.ts.hbs', context: typesView(bound, tsHeader), finish: 'ts' },
     { kind: 'template', path: 'src/client.ts', template: 'client/http.ts.hbs', context: http, finish: 'ts' },
-    ...SDK_RUNTIME_FILES[transport].map(
-      (name): Target => ({
-        kind: 'text',
-        path: `src/runtime/${name}`,
-        text: `${tsHeader}\n${readFileSync(new URL(`../../templates/runtime/${name}`, import.meta.url), 'utf8')}`,
-        finish: 'none',
-      }),
-    ),
+    ...runtimeTargets(SDK_RUNTIME_FILES[transport], 'src/runtime', tsHeader),
   ];
 }
 

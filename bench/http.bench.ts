@@ -13,19 +13,19 @@
 // `--json` prints the rows as JSON on stdout (the verdict lines then go to stderr).
 
 import { spawn, spawnSync } from 'node:child_process';
-import { createServer, type RequestListener, type Server } from 'node:http';
+import type { RequestListener } from 'node:http';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
 import { createParser } from 'eventsource-parser';
 import type * as Client from '../generated/assistant/client.ts';
 import type * as Server_ from '../generated/assistant/server.ts';
+import { listen, loadGenerated, within, type GeneratedCode } from '../test/http-harness.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const { values } = parseArgs({ options: { json: { type: 'boolean', default: false } } });
@@ -61,38 +61,11 @@ const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[xs.lengt
 const percentile = (xs: readonly number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))]!;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([p, new Promise<never>((_, j) => (timer = setTimeout(() => j(new Error(`${what}: over ${ms} ms`)), ms)))]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-async function listen(listener: RequestListener): Promise<{ base: string; server: Server }> {
-  const server = createServer(listener);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
-}
-async function close(server: Server): Promise<void> {
-  server.closeAllConnections();
-  await new Promise((r) => server.close(r));
-}
+// Servers, bounded waits and loading generated code: the same helpers the HTTP tests use.
+type Generated = GeneratedCode<typeof Server_, typeof Client>;
+const loadAssistant = (dir: string): Promise<Generated> => loadGenerated<typeof Server_, typeof Client>(dir);
 
 // --- the generated side -------------------------------------------------------------------------
-
-interface Generated {
-  readonly server: typeof Server_;
-  readonly client: typeof Client;
-}
-
-async function loadGenerated(dir: string): Promise<Generated> {
-  return {
-    server: (await import(pathToFileURL(join(dir, 'server.ts')).href)) as typeof Server_,
-    client: (await import(pathToFileURL(join(dir, 'client.ts')).href)) as typeof Client,
-  };
-}
 
 /** `count` tokens as fast as they are pulled, then `done`. */
 function countingHandlers(count: number): Server_.AssistantHandlers {
@@ -176,8 +149,8 @@ async function throughput(transport: 'sse' | 'ndjson', g: Generated): Promise<vo
       theirs.push(await within(rawRun(transport, raw.base), RUN_TIMEOUT_MS, 'raw run'));
     }
   } finally {
-    await close(gen.server);
-    await close(raw.server);
+    await gen.close();
+    await raw.close();
   }
   const a = median(ours);
   const b = median(theirs);
@@ -208,7 +181,7 @@ async function timeToFirstMessage(transport: 'sse' | 'ndjson', g: Generated): Pr
       await it.return!();
     }
   } finally {
-    await close(gen.server);
+    await gen.close();
   }
   rows.push({ case: 'time to first message', transport, value: Math.round(median(times) * 100) / 100, unit: 'ms', target: null, pass: null, note: `median; p95 ${percentile(times, 0.95).toFixed(2)} ms` });
 }
@@ -235,8 +208,6 @@ async function timeToResume(transport: 'sse' | 'ndjson', g: Generated): Promise<
     { onError: () => {} },
   );
   const gen = await listen(router.node);
-  const sockets = new Set<import('node:net').Socket>();
-  gen.server.on('connection', (s) => (sockets.add(s), s.on('close', () => sockets.delete(s))));
   const times: number[] = [];
   try {
     for (let run = 0; run < RESUME_RUNS; run++) {
@@ -253,12 +224,12 @@ async function timeToResume(transport: 'sse' | 'ndjson', g: Generated): Promise<
         }
         if (last === 20) {
           dropped = performance.now();
-          for (const s of sockets) s.destroy();
+          for (const s of gen.sockets) s.destroy();
         }
       }
     }
   } finally {
-    await close(gen.server);
+    await gen.close();
   }
   const value = Math.round(median(times));
   rows.push({ case: 'time to resume after a drop', transport, value, unit: 'ms', target: `<= ${TARGET_RESUME_MS} ms`, pass: value <= TARGET_RESUME_MS, note: `median of ${times.length}; max ${Math.round(Math.max(...times))} ms` });
@@ -351,8 +322,8 @@ try {
   if (gen.status !== 0) throw new Error(`streamspec generate (ndjson) failed:\n${gen.stderr}`);
   // Outside the repo nothing says the .ts files are ES modules.
   writeFileSync(join(work, 'package.json'), '{ "type": "module" }\n');
-  const sse = await loadGenerated(join(ROOT, 'generated', 'assistant'));
-  const ndjson = await loadGenerated(work);
+  const sse = await loadAssistant(join(ROOT, 'generated', 'assistant'));
+  const ndjson = await loadAssistant(work);
   await throughput('sse', sse);
   await throughput('ndjson', ndjson);
   await timeToFirstMessage('sse', sse);

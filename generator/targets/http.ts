@@ -28,6 +28,8 @@ export interface HttpStreamView {
   readonly messageType: string;
   readonly paramsType: string;
   readonly requestType: string;
+  /** The request's type name as types.ts exports it, when there is a request. */
+  readonly requestTypeName: string | undefined;
   readonly hasRequest: boolean;
   readonly endOptional: boolean;
   readonly terminal: string;
@@ -78,7 +80,8 @@ function streamView(b: BoundStream, types: ReadonlyMap<string, NamedType>): Http
   const s = b.stream;
   const n = s.typeNames;
   // The builder makes every request a named type (inline ones get `<Stream>Request`).
-  const requestType = s.request?.kind === 'ref' ? `T.${types.get(s.request.target)!.name.type}` : 'undefined';
+  const requestTypeName = s.request?.kind === 'ref' ? types.get(s.request.target)!.name.type : undefined;
+  const requestType = requestTypeName ? `T.${requestTypeName}` : 'undefined';
   const terminalHasPayload = s.termination.payload !== undefined;
   const query = b.requestVia === 'query' && s.request ? queryTypes(s.request, types) : [];
   return {
@@ -93,6 +96,7 @@ function streamView(b: BoundStream, types: ReadonlyMap<string, NamedType>): Http
     messageType: `T.${n.message}`,
     paramsType: `T.${n.params}`,
     requestType,
+    requestTypeName,
     hasRequest: s.request !== undefined,
     endOptional: !terminalHasPayload,
     terminal: s.termination.message.wire,

@@ -178,14 +178,14 @@ export function sdkReadmeView(bound: BoundContract, sdk: SdkOptions): SdkReadmeV
 
 function readmeStream(s: BoundContract['streams'][number]['stream'], v: HttpStreamView): SdkReadmeStream {
   const params = s.params.map((p) => `${tsPropKey(p.name.wire)}: ${tsString('...')}`);
-  const args = [`params: { ${params.join(', ')} }`, ...(v.hasRequest ? ['request'] : []), 'signal: controller.signal'];
+  const args = [params.length ? `params: { ${params.join(', ')} }` : 'params: {}', ...(v.hasRequest ? ['request'] : []), 'signal: controller.signal'];
   const note = (what: string) => lineComment(what);
   return {
     heading: markdownText(s.name.wire),
     doc: markdownText(v.doc),
     openFn: v.openFn,
-    args: `{ ${args.join(', ')} }`.replace('params: {  }', 'params: {}'),
-    requestType: v.hasRequest ? v.requestType.replace(/^T\./, '') : undefined,
+    args: `{ ${args.join(', ')} }`,
+    requestType: v.requestTypeName,
     cases: [
       ...s.messages.map((m) => ({ literal: tsString(m.name.wire), note: note(`a ${m.name.wire} message: m.data is typed for it`) })),
       ...(s.errors.mode === 'in-band' && s.errors.message ? [{ literal: tsString(s.errors.message.wire), note: note('an in-band error; the stream goes on') }] : []),

@@ -505,6 +505,19 @@ class ProtoBuilder {
       });
   }
 
+  /** Proto has no list of lists or map of lists: such a value gets a message with one `values` field. */
+  private valuesWrapper(inner: SchemaNode, scope: MessageDraft, base: string, seen: ReadonlySet<string>): TypeRef {
+    return this.declRef(
+      this.message(
+        scope.path,
+        base,
+        [],
+        [{ base: 'values', wire: undefined, generated: true, comment: [], required: true, map: (sc, b) => this.mapNode(inner, sc, b, seen) }],
+        scope,
+      ),
+    );
+  }
+
   private mapNode(node: SchemaNode, scope: MessageDraft, base: string, seen: ReadonlySet<string> = new Set()): Mapped {
     switch (node.kind) {
       case 'string':
@@ -555,25 +568,7 @@ class ProtoBuilder {
       }
       case 'array': {
         const items = this.resolve(node.items);
-        if (items.kind === 'array' || items.kind === 'map') {
-          const wrapper = this.message(
-            scope.path,
-            base,
-            [],
-            [
-              {
-                base: 'values',
-                wire: undefined,
-                generated: true,
-                comment: [],
-                required: true,
-                map: (sc, b) => this.mapNode(items, sc, b, seen),
-              },
-            ],
-            scope,
-          );
-          return { ...plain(this.declRef(wrapper)), repeated: true };
-        }
+        if (items.kind === 'array' || items.kind === 'map') return { ...plain(this.valuesWrapper(items, scope, base, seen)), repeated: true };
         const inner = this.mapNode(node.items, scope, base, seen);
         const type = inner.nullable ? this.struct(VALUE).type : inner.type;
         return { type, repeated: true, mapValue: undefined, nullable: false };
@@ -582,24 +577,7 @@ class ProtoBuilder {
         const values = this.resolve(node.values);
         let value: TypeRef;
         if (values.kind === 'array' || values.kind === 'map') {
-          value = this.declRef(
-            this.message(
-              scope.path,
-              base,
-              [],
-              [
-                {
-                  base: 'values',
-                  wire: undefined,
-                  generated: true,
-                  comment: [],
-                  required: true,
-                  map: (sc, b) => this.mapNode(values, sc, b, seen),
-                },
-              ],
-              scope,
-            ),
-          );
+          value = this.valuesWrapper(values, scope, base, seen);
         } else {
           const inner = this.mapNode(node.values, scope, `${base}Value`, seen);
           value = inner.nullable ? this.struct(VALUE).type : inner.type;

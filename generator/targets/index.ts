@@ -6,10 +6,12 @@ import type { BoundContract } from '../ir/bind.ts';
 import { header } from '../render/header.ts';
 import { buildProtoModel, parseProtoLock, printProtoLock } from '../schema/proto.ts';
 import type { Transport } from '../ir/types.ts';
+import { grpcTargets, GRPC_NOT_YET, GRPC_RUNTIME } from './grpc.ts';
 import { httpView } from './http.ts';
 import { runtimeTargets } from './runtime.ts';
 import { sdkTargets, type SdkOptions } from './sdk.ts';
 import { typesView, validateView } from './typescript.ts';
+import { websocketTargets, WEBSOCKET_NOT_YET, WEBSOCKET_RUNTIME } from './websocket.ts';
 
 export const TEMPLATES_DIR = fileURLToPath(new URL('../../templates/', import.meta.url));
 
@@ -37,8 +39,8 @@ const RUNTIME_FILES: Readonly<Record<Transport, readonly string[]>> = (() => {
   return {
     sse: [...base, ...httpServer, 'client.ts', 'sse-source.ts'],
     ndjson: [...base, ...httpServer, 'client.ts', 'ndjson-source.ts'],
-    websocket: base,
-    grpc: base,
+    websocket: [...base, ...WEBSOCKET_RUNTIME],
+    grpc: [...base, ...GRPC_RUNTIME],
   };
 })();
 
@@ -46,8 +48,8 @@ const RUNTIME_FILES: Readonly<Record<Transport, readonly string[]>> = (() => {
 export const NOT_YET: Readonly<Record<Transport, readonly string[]>> = {
   sse: ['conformance/'],
   ndjson: ['conformance/'],
-  websocket: ['server.ts', 'client.ts', 'conformance/'],
-  grpc: ['server.ts', 'client.ts', 'conformance/'],
+  websocket: WEBSOCKET_NOT_YET,
+  grpc: GRPC_NOT_YET,
 };
 
 export const PROTO_LOCK_FILE = 'proto.lock.json';
@@ -74,6 +76,8 @@ export function targetsFor({ bound, previousLock, sdk }: TargetInput): Target[] 
           { kind: 'template', path: 'client.ts', template: 'client/http.ts.hbs', context: httpView(bound, ts), finish: 'ts' } as const,
         ]
       : []),
+    ...(bound.transport === 'websocket' ? websocketTargets(bound, ts) : []),
+    ...(bound.transport === 'grpc' ? grpcTargets(bound, ts) : []),
     ...runtimeTargets(RUNTIME_FILES[bound.transport], 'runtime', ts),
     {
       kind: 'template',

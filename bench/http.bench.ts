@@ -28,7 +28,9 @@ import type * as Server_ from '../generated/assistant/server.ts';
 import { listen, loadGenerated, within, type GeneratedCode } from '../test/http-harness.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const { values } = parseArgs({ options: { json: { type: 'boolean', default: false } } });
+const { values } = parseArgs({ options: { json: { type: 'boolean', default: false }, only: { type: 'string' } } });
+// `--only throughput,bundle`: just those groups (while working on one number).
+const wanted = (group: string) => values.only === undefined || values.only.split(',').includes(group);
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
 const MESSAGES = 100_000; // per throughput run
@@ -324,14 +326,11 @@ try {
   writeFileSync(join(work, 'package.json'), '{ "type": "module" }\n');
   const sse = await loadAssistant(join(ROOT, 'generated', 'assistant'));
   const ndjson = await loadAssistant(work);
-  await throughput('sse', sse);
-  await throughput('ndjson', ndjson);
-  await timeToFirstMessage('sse', sse);
-  await timeToFirstMessage('ndjson', ndjson);
-  await timeToResume('sse', sse);
-  await timeToResume('ndjson', ndjson);
-  await memory(sse);
-  await bundle();
+  if (wanted('throughput')) for (const [t, g] of [['sse', sse], ['ndjson', ndjson]] as const) await throughput(t, g);
+  if (wanted('ttfm')) for (const [t, g] of [['sse', sse], ['ndjson', ndjson]] as const) await timeToFirstMessage(t, g);
+  if (wanted('resume')) for (const [t, g] of [['sse', sse], ['ndjson', ndjson]] as const) await timeToResume(t, g);
+  if (wanted('memory')) await memory(sse);
+  if (wanted('bundle')) await bundle();
 } finally {
   rmSync(work, { recursive: true, force: true });
 }

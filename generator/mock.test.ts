@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import type { Issue } from '../templates/runtime/validation.ts';
 import { MockContractError, MockTransportError, startMock, type MockServer } from './mock.ts';
 
@@ -223,14 +224,14 @@ streams:
 });
 
 describe('startMock refuses', () => {
-  it.each([
-    ['a websocket contract', { spec: 'spec/room.yaml' }, 'websocket'],
-    ['--transport grpc', { spec: 'spec/assistant.yaml', transport: 'grpc' as const }, 'grpc'],
-  ])('%s: not available for mock yet', async (_, opts, transport) => {
-    const e = await startMock({ ...opts, cwd: ROOT }).catch((x: unknown) => x);
-    expect(e).toBeInstanceOf(MockTransportError);
-    expect((e as Error).message).toBe(`the ${transport} transport is not available for mock yet; use --transport sse or --transport ndjson`);
-  });
+  it.each([['--transport grpc', { spec: 'spec/assistant.yaml', transport: 'grpc' as const }, 'grpc']])(
+    '%s: not available for mock yet',
+    async (_, opts, transport) => {
+      const e = await startMock({ ...opts, cwd: ROOT }).catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(MockTransportError);
+      expect((e as Error).message).toBe(`the ${transport} transport is not available for mock yet; use --transport sse, ndjson or websocket`);
+    },
+  );
 
   it('a contract with errors, with its diagnostics', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'streamspec-mock-test-'));
@@ -242,5 +243,69 @@ describe('startMock refuses', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+/** A WebSocket stream call with npm `ws`: every text frame, and the close code. */
+async function wsCall(url: string, open: Record<string, unknown>, during?: (ws: WebSocket, frames: Frame[]) => void, stopAfter = Infinity) {
+  const ws = new WebSocket(url, ['streamspec.v1']);
+  const frames: Frame[] = [];
+  const closed = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)));
+  ws.on('message', (d) => {
+    const f = JSON.parse(d.toString()) as Frame;
+    if (f.seq === undefined) return;
+    frames.push(f);
+    if (frames.length >= stopAfter) ws.terminate();
+  });
+  await new Promise((resolve, reject) => (ws.once('open', resolve), ws.once('error', reject)));
+  ws.send(JSON.stringify({ type: '$open', ...open }));
+  during?.(ws, frames);
+  const code = await Promise.race([closed, new Promise<number>((_, reject) => setTimeout(() => reject(new Error('no close within 5 s')), 5000))]);
+  return { code, frames };
+}
+
+describe('mock of spec/room.yaml over websocket', () => {
+  let mock: MockServer;
+  let validate: (m: unknown) => Issue[];
+  let url: string;
+  beforeAll(async () => {
+    mock = await startMock({ spec: 'spec/room.yaml', count: COUNT, interval: 10, cwd: ROOT, onError: () => {} });
+    validate = (await validators('room')).validateRoomMessage!;
+    url = `${mock.url.replace('http:', 'ws:')}/v1/rooms/lobby`;
+  });
+  afterAll(() => mock?.close());
+
+  it('lists the stream as an upgrade, and plain HTTP gets 426', async () => {
+    expect(mock.transport).toBe('websocket');
+    expect(mock.routes).toEqual([{ stream: 'room', method: 'WS', path: '/v1/rooms/{roomId}' }]);
+    expect(mock.problems).toEqual([]);
+    expect((await fetch(`${mock.url}/v1/rooms/lobby`)).status).toBe(426);
+  });
+
+  it('sends schema-valid messages, seq 1..N, the terminal last, then close 1000', async () => {
+    const { code, frames } = await wsCall(url, { request: {} });
+    expect(code).toBe(1000);
+    expect(frames.map((f) => f.type)).toEqual(['said', 'joined', 'left', 'typing', 'said', 'joined', 'closed']);
+    expect(frames.map((f) => f.seq)).toEqual(frames.map((_, i) => i + 1));
+    for (const f of frames) expect(validate({ type: f.type, data: f.data }), JSON.stringify(f)).toEqual([]);
+  });
+
+  it('accepts valid client messages and answers an invalid one with the in-band error', async () => {
+    const { frames } = await wsCall(url, { request: {} }, (ws) => {
+      ws.send(JSON.stringify({ seq: 1, type: 'say', data: { text: 'hello' } }));
+      ws.send(JSON.stringify({ seq: 2, type: 'say', data: { text: 7 } }));
+    });
+    const problems = frames.filter((f) => f.type === 'problem');
+    expect(problems.map((f) => f.data)).toEqual([{ code: 'INVALID_REQUEST', message: expect.stringMatching(/^client message 2: data\.text: /), retryable: false }]);
+    for (const f of frames) expect(validate({ type: f.type, data: f.data })).toEqual([]);
+  });
+
+  it('resumes an interrupted stream where it left off', async () => {
+    const full = await wsCall(url, { request: {} });
+    const first = await wsCall(url, { request: {} }, undefined, 3);
+    expect(strip(first.frames)).toEqual(strip(full.frames.slice(0, 3)));
+    const resumed = await wsCall(url, { request: {}, resume: first.frames[2]!.id });
+    expect(resumed.code).toBe(1000);
+    expect(strip(resumed.frames)).toEqual(strip(full.frames.slice(3)));
   });
 });

@@ -1,16 +1,20 @@
 // `streamspec mock`: serves every stream of a contract with schema-valid example messages, through
 // the very server code `generate` emits, so a front end can be built before its back end exists.
 // Messages depend only on their position in the stream, so runs can be compared and a resumed
-// stream continues exactly where it left off.
+// stream continues exactly where it left off. Over WebSocket the generated router also takes the
+// client's messages and validates them (an invalid one gets the contract's answer: an in-band
+// error, or close 1007).
 
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
-import type { HandlerContext, HttpRouter, RouterOptions } from '../templates/runtime/http-router.ts';
+import type { HttpRouter, RouterOptions } from '../templates/runtime/http-router.ts';
+import type { WebSocketRouter } from '../templates/runtime/ws-router.ts';
 import type { Issue } from '../templates/runtime/validation.ts';
 import { hasErrors, type Diagnostic } from './diagnostics.ts';
 import { generate } from './generate.ts';
@@ -19,12 +23,13 @@ import type { NamedType, SchemaNode, Transport } from './ir/types.ts';
 import { lintSpec } from './pipeline.ts';
 import { example } from './schema/examples.ts';
 
-export const MOCK_TRANSPORTS = ['sse', 'ndjson'] as const;
+export const MOCK_TRANSPORTS = ['sse', 'ndjson', 'websocket'] as const;
+type MockTransport = (typeof MOCK_TRANSPORTS)[number];
 export const MOCK_DEFAULTS = { port: 0, count: 10, interval: 50 };
 
 export interface MockOptions {
   readonly spec: string;
-  /** Default: the contract's own transport. Only sse and ndjson can be mocked so far. */
+  /** Default: the contract's own transport. sse, ndjson and websocket can be mocked. */
   readonly transport?: Transport;
   /** 0 (the default) picks a free port. */
   readonly port?: number;
@@ -39,15 +44,16 @@ export interface MockOptions {
 
 export interface MockRoute {
   readonly stream: string;
-  readonly method: 'GET' | 'POST';
+  /** `WS`: a WebSocket upgrade (`ws://` plus the path, subprotocol streamspec.v1). */
+  readonly method: 'GET' | 'POST' | 'WS';
   /** The contract's path template, `/v1/conversations/{conversationId}/completion`. */
   readonly path: string;
 }
 
 export interface MockServer {
-  /** `http://127.0.0.1:PORT`, no trailing slash. */
+  /** `http://127.0.0.1:PORT`, no trailing slash (WebSocket clients use `ws://` on the same port). */
   readonly url: string;
-  readonly transport: 'sse' | 'ndjson';
+  readonly transport: MockTransport;
   readonly routes: readonly MockRoute[];
   /** The contract's warnings (errors stop the mock before it starts). */
   readonly diagnostics: readonly Diagnostic[];
@@ -72,7 +78,7 @@ export class MockContractError extends Error {
 /** The transport cannot be mocked (yet). */
 export class MockTransportError extends Error {
   constructor(readonly transport: Transport) {
-    super(`the ${transport} transport is not available for mock yet; use --transport sse or --transport ndjson`);
+    super(`the ${transport} transport is not available for mock yet; use --transport sse, ndjson or websocket`);
     this.name = 'MockTransportError';
   }
 }
@@ -81,6 +87,16 @@ interface Stamped {
   readonly type: string;
   readonly data: unknown;
 }
+
+/** What the mock's handlers read of either router's context. */
+interface MockContext {
+  readonly resumeFrom: number | undefined;
+  readonly signal: AbortSignal;
+  /** WebSocket streams with client messages. */
+  readonly messages?: AsyncIterable<unknown>;
+}
+
+type AnyRouter = { readonly kind: 'http'; readonly router: HttpRouter } | { readonly kind: 'websocket'; readonly router: WebSocketRouter };
 
 export async function startMock(opts: MockOptions): Promise<MockServer> {
   const cwd = opts.cwd ?? process.cwd();
@@ -97,11 +113,17 @@ export async function startMock(opts: MockOptions): Promise<MockServer> {
 
   const dir = mkdtempSync(join(tmpdir(), 'streamspec-mock-'));
   const cleanup = () => rmSync(dir, { recursive: true, force: true });
-  let router: HttpRouter | undefined;
+  let router: AnyRouter | undefined;
   let server: Server | undefined;
   try {
     // The generated files are ESM; without this a .ts file under /tmp would load as CommonJS.
     writeFileSync(join(dir, 'package.json'), '{ "type": "module" }\n');
+    // The generated WebSocket router imports npm `ws`, which nothing under the temp folder can
+    // resolve: it gets streamspec's own copy.
+    if (transport === 'websocket') {
+      mkdirSync(join(dir, 'node_modules'));
+      symlinkSync(dirname(createRequire(import.meta.url).resolve('ws/package.json')), join(dir, 'node_modules', 'ws'), 'junction');
+    }
     const out = join(dir, 'generated');
     const result = await generate({ spec: opts.spec, transport, out, cwd });
     if (!result.ok) {
@@ -109,13 +131,13 @@ export async function startMock(opts: MockOptions): Promise<MockServer> {
       throw new Error(`could not generate the mock server: ${result.write && !result.write.ok ? result.write.error.message : 'unknown error'}`);
     }
     const serverModule = (await import(pathToFileURL(join(out, 'server.ts')).href)) as {
-      createRouter(handlers: Record<string, unknown>, options?: RouterOptions): HttpRouter;
+      createRouter(handlers: Record<string, unknown>, options?: RouterOptions): HttpRouter | WebSocketRouter;
     };
     const validators = (await import(pathToFileURL(join(out, 'validate.ts')).href)) as Record<string, (m: unknown) => Issue[]>;
 
     const types = new Map(bound.contract.types.map((t) => [t.key, t]));
     const problems = new Set<string>();
-    const handlers: Record<string, (ctx: HandlerContext) => AsyncGenerator<Stamped, Stamped, void>> = {};
+    const handlers: Record<string, (ctx: MockContext) => AsyncGenerator<Stamped, Stamped, void>> = {};
     for (const b of bound.streams) {
       const messages = createMessages(b, types);
       const total = b.stream.messages.length === 0 ? 0 : count;
@@ -131,7 +153,12 @@ export async function startMock(opts: MockOptions): Promise<MockServer> {
       // A sampled stream keeps one value per interval: pacing slower drops nothing, so every run is the same.
       const pace = Math.max(interval, backpressure.kind === 'sample' ? backpressure.intervalMs : 0);
       const terminal = messages.terminal(total).message;
-      handlers[b.stream.name.camel] = async function* ({ resumeFrom, signal }) {
+      const direction = b.stream.direction;
+      handlers[b.stream.name.camel] = async function* ({ resumeFrom, signal, messages: inbox }) {
+        // The router has validated each client message; the mock takes them so the client's grant
+        // keeps flowing. Client-to-server: the client speaks first, until it half-closes.
+        if (inbox && direction === 'client-to-server') for await (const _ of inbox);
+        else if (inbox) void drain(inbox);
         // Message i always has seq i + 1 (nothing is dropped at this pace), so resuming is exact.
         const start = resumeFrom ?? 0;
         for (let i = start; i < total; i++) {
@@ -143,8 +170,21 @@ export async function startMock(opts: MockOptions): Promise<MockServer> {
       };
     }
 
-    router = serverModule.createRouter(handlers, opts.onError ? { onError: opts.onError } : {});
-    const s = createServer(router.node);
+    const created = serverModule.createRouter(handlers, opts.onError ? { onError: opts.onError } : {});
+    let listener: RequestListener;
+    if (transport === 'websocket') {
+      router = { kind: 'websocket', router: created as WebSocketRouter };
+      // Plain HTTP requests get a hint; every stream is an upgrade.
+      listener = (_, res) => {
+        res.writeHead(426, { 'content-type': 'application/json', upgrade: 'websocket' });
+        res.end(JSON.stringify({ code: 'UPGRADE_REQUIRED', message: 'open a WebSocket with subprotocol streamspec.v1' }));
+      };
+    } else {
+      router = { kind: 'http', router: created as HttpRouter };
+      listener = (created as HttpRouter).node;
+    }
+    const s = createServer(listener);
+    if (router.kind === 'websocket') router.router.upgrade(s);
     server = s;
     await new Promise<void>((resolve, reject) => {
       s.once('error', reject);
@@ -161,7 +201,7 @@ export async function startMock(opts: MockOptions): Promise<MockServer> {
       transport,
       routes: bound.streams.map((b) => ({
         stream: b.stream.name.wire,
-        method: b.requestVia === 'body' ? 'POST' : 'GET',
+        method: transport === 'websocket' ? 'WS' : b.requestVia === 'body' ? 'POST' : 'GET',
         path: b.stream.path.template,
       })),
       diagnostics: lint.diagnostics,
@@ -171,7 +211,7 @@ export async function startMock(opts: MockOptions): Promise<MockServer> {
         closing ??= (async () => {
           // Aborts every running stream, so each response ends cleanly (no terminal: the client may
           // reconnect elsewhere); a socket still open after a short grace is cut.
-          r.close();
+          r.router.close();
           await new Promise<void>((resolve) => {
             s.close(() => resolve());
             s.closeIdleConnections();
@@ -183,15 +223,24 @@ export async function startMock(opts: MockOptions): Promise<MockServer> {
       },
     };
   } catch (error) {
-    router?.close();
+    router?.router.close();
     server?.close();
     cleanup();
     throw error;
   }
 }
 
-function isMockTransport(t: Transport): t is 'sse' | 'ndjson' {
+function isMockTransport(t: Transport): t is MockTransport {
   return (MOCK_TRANSPORTS as readonly string[]).includes(t);
+}
+
+/** Takes every client message; the stream's abort ends it. */
+async function drain(messages: AsyncIterable<unknown>): Promise<void> {
+  try {
+    for await (const _ of messages);
+  } catch {
+    // Aborted: the connection is gone.
+  }
 }
 
 /** Resolves true after `ms`, or false as soon as the signal aborts (the consumer went away). */

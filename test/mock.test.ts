@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { cli, ROOT } from './support/tools.ts';
 
 describe('streamspec mock', () => {
@@ -40,9 +41,36 @@ describe('streamspec mock', () => {
     }
   });
 
+  it('serves a websocket contract: routes as WS, a stream through npm ws, exit 0 on SIGTERM', async () => {
+    const child = spawn(process.execPath, [join(ROOT, 'bin', 'streamspec.js'), 'mock', 'spec/room.yaml', '--port', '0', '--count', '2', '--interval', '1'], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+      const first = (await lines.next()).value as string;
+      expect(first).toMatch(/^listening on http:\/\/127\.0\.0\.1:\d+$/);
+      expect((await lines.next()).value).toBe('WS /v1/rooms/{roomId} (room)');
+      const ws = new WebSocket(`${first.slice('listening on '.length).replace('http:', 'ws:')}/v1/rooms/lobby`, ['streamspec.v1']);
+      const types: string[] = [];
+      ws.on('message', (d) => types.push((JSON.parse(d.toString()) as { type: string }).type));
+      ws.on('open', () => ws.send(JSON.stringify({ type: '$open', request: {} })));
+      const code = await new Promise<number>((resolve, reject) => {
+        ws.on('close', resolve);
+        setTimeout(() => reject(new Error('no close within 10 s')), 10_000);
+      });
+      expect(code).toBe(1000);
+      expect(types.filter((t) => !t.startsWith('$'))).toEqual(['said', 'joined', 'closed']);
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  });
+
   it.each([
-    [['mock', 'spec/room.yaml'], 'the websocket transport is not available for mock yet; use --transport sse or --transport ndjson.'],
-    [['mock', 'spec/assistant.yaml', '--transport', 'grpc'], 'the grpc transport is not available for mock yet'],
+    [['mock', 'spec/assistant.yaml', '--transport', 'grpc'], 'the grpc transport is not available for mock yet; use --transport sse, ndjson or websocket.'],
     [['mock', 'spec/assistant.yaml', '--port', '70000'], '--port "70000" is not a whole number from 0 to 65535.'],
     [['mock'], 'name exactly one contract'],
     [['generate', 'spec/assistant.yaml', '--port', '1'], "Unknown option '--port'"],

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Message } from './frames.ts';
-import { pump, type Backpressure, type PumpSink } from './stream-pump.ts';
+import { pump, quietTimer, type Backpressure, type PumpSink } from './stream-pump.ts';
 
 /** A sink whose acceptance the test controls: `full` makes write() report a full buffer until `drain()`. */
 function fakeSink(full = false) {
@@ -233,5 +233,84 @@ describe('sample', () => {
     await at(370, () => ch.end());
     expect(await done).toMatchObject({ kind: 'done', dropped: 0 });
     expect(sent).toEqual(['0ms n:1;', '100ms n:3+1;', '200ms n:4;', '350ms n:5;', '370ms n:6;']);
+  });
+});
+
+/** A framed sink with credit, as the WebSocket router gives the pump: each frame separate, `room()` its credit. */
+function creditSink(credits: number) {
+  const batches: string[][] = [];
+  let release: (() => void) | undefined;
+  const sink: PumpSink & { batches: string[][]; credits: number; grant(n: number): void } = {
+    batches,
+    credits,
+    write: () => {
+      throw new Error('a framed sink is written with writeFrames');
+    },
+    writeFrames(frames) {
+      batches.push([...frames]);
+      sink.credits -= frames.length;
+      return true;
+    },
+    room: () => sink.credits,
+    drained: () => new Promise<void>((r) => (release = r)),
+    grant(n) {
+      sink.credits += n;
+      release?.();
+    },
+  };
+  return sink;
+}
+
+describe('a sink with credit (room)', () => {
+  it.each<[Backpressure['kind'], number]>([
+    ['credit', 3],
+    ['pull', 0],
+    ['drop-oldest', 2],
+    ['drop-newest', 5],
+  ])('%s, %i credits: never sends or pulls past the grant, frames kept apart', async (kind, initial) => {
+    const { state, it: source } = endless();
+    const sink = creditSink(initial);
+    const ac = new AbortController();
+    const done = pump(source, sink, { backpressure: { kind, buffer: 4 }, signal: ac.signal, encode });
+    await sleep(30);
+    expect(sink.batches.flat().length).toBe(initial);
+    if (kind === 'credit' || kind === 'pull') expect(state.pulled).toBe(initial);
+    sink.grant(2);
+    await sleep(30);
+    expect(sink.batches.flat().length).toBe(initial + 2);
+    for (const b of sink.batches) expect(b.every((f) => /^n:\d+(\+\d+)?;$/.test(f))).toBe(true);
+    ac.abort();
+    expect(await done).toEqual({ kind: 'aborted' });
+  });
+
+  it('lossy: what is queued when the handler returns waits for credit before the pump ends', async () => {
+    const sink = creditSink(1);
+    const end = pump(finite(3), sink, { backpressure: { kind: 'drop-oldest', buffer: 8 }, signal: new AbortController().signal, encode });
+    await sleep(20);
+    expect(sink.batches.flat()).toEqual(['n:1;']);
+    sink.grant(1);
+    await sleep(20);
+    sink.grant(5);
+    expect(await end).toEqual({ kind: 'done', value: { type: 'done', data: 3 }, dropped: 0 });
+    expect(sink.batches.flat()).toEqual(['n:1;', 'n:2;', 'n:3;']);
+  });
+});
+
+describe('quietTimer', () => {
+  it('beats only after a whole quiet interval', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
+    const beats: number[] = [];
+    const t = quietTimer(100, () => beats.push(performance.now()));
+    await vi.advanceTimersByTimeAsync(60);
+    t.touch();
+    await vi.advanceTimersByTimeAsync(90);
+    expect(beats).toEqual([]);
+    await vi.advanceTimersByTimeAsync(20);
+    expect(beats.length).toBe(1);
+    await vi.advanceTimersByTimeAsync(100);
+    expect(beats.length).toBe(2);
+    t.stop();
+    await vi.advanceTimersByTimeAsync(500);
+    expect(beats.length).toBe(2);
   });
 });

@@ -1,18 +1,21 @@
 // Moves a handler's messages to the transport under the stream's backpressure strategy.
 //
-// - pull / block: the next message is pulled only while the transport accepts writes; at most
-//   `buffer` encoded frames wait between the handler and the socket.
+// - pull / block / credit: the next message is pulled only while the transport accepts writes
+//   (and, for credit, while the consumer has credit left: see `PumpSink.room`); at most `buffer`
+//   encoded frames wait between the handler and the socket.
 // - drop-oldest / drop-newest: the handler runs free into a queue of `buffer`; overflow is counted.
 // - sample: the handler runs free; the latest message is kept and at most one is sent per interval.
 //
 // Frames that are ready together go out in one write (one syscall instead of many), and a
 // producer that never waits is paused on a macrotask regularly so it cannot starve the loop.
+// A sink may also limit how many frames it takes (WebSocket credits): then nothing is pulled or
+// sent beyond that, whatever the strategy.
 
 import { createBoundedQueue } from './bounded-queue.js';
 import type { Message } from './frames.js';
 
 export interface Backpressure {
-  readonly kind: 'pull' | 'block' | 'drop-oldest' | 'drop-newest' | 'sample';
+  readonly kind: 'pull' | 'block' | 'credit' | 'drop-oldest' | 'drop-newest' | 'sample';
   readonly buffer: number;
   readonly intervalMs?: number;
 }
@@ -20,8 +23,15 @@ export interface Backpressure {
 export interface PumpSink {
   /** Writes one chunk; false when the transport's buffer is full (then wait for `drained()`). */
   write(chunk: string): boolean;
-  /** Resolves once the transport takes writes again, or has closed. */
+  /** Resolves once the transport takes writes again (and `room()` is above 0), or has closed. */
   drained(): Promise<void>;
+  /**
+   * A message-framed transport (WebSocket) takes the frames of one batch apart, each its own
+   * message; without this they are joined into one `write`.
+   */
+  writeFrames?(frames: readonly string[]): boolean;
+  /** How many more frames the consumer accepts now (its credit); absent: no limit. */
+  room?(): number;
 }
 
 export interface PumpOptions {
@@ -83,8 +93,10 @@ export function pump(source: AsyncIterator<Message, Message | void>, sink: PumpS
     const onAbort = () => finish({ kind: 'aborted' }, true);
 
     let onDrained = () => {};
-    const write = (chunk: string) => {
-      if (chunk === '' || sink.write(chunk) || blocked) return;
+    const room = () => (sink.room ? sink.room() : Infinity);
+    const write = (frames: readonly string[]) => {
+      const ok = frames.length === 0 || (sink.writeFrames ? sink.writeFrames(frames) : sink.write(frames.join('')));
+      if ((ok && room() > 0) || blocked) return;
       blocked = true;
       sink.drained().then(() => {
         blocked = false;
@@ -94,15 +106,13 @@ export function pump(source: AsyncIterator<Message, Message | void>, sink: PumpS
     };
 
     const runPull = async () => {
-      let pending = '';
-      let count = 0;
+      let pending: string[] = [];
       const flush = () => {
         if (immediate !== undefined) clearImmediate(immediate);
         immediate = undefined;
-        const chunk = pending;
-        pending = '';
-        count = 0;
-        write(chunk);
+        const frames = pending;
+        pending = [];
+        write(frames);
       };
       for (;;) {
         if (blocked) {
@@ -110,7 +120,8 @@ export function pump(source: AsyncIterator<Message, Message | void>, sink: PumpS
           if (finished) return;
           continue;
         }
-        if (count >= buffer) {
+        // Out of credit counts as full: the next frame could not be sent, so it is not pulled.
+        if (pending.length >= Math.min(buffer, room())) {
           flush();
           if (!blocked) await yieldToLoop();
           if (finished) return;
@@ -130,12 +141,11 @@ export function pump(source: AsyncIterator<Message, Message | void>, sink: PumpS
           return finish({ kind: 'done', value: r.value, dropped: 0 }, false);
         }
         try {
-          pending += encode(r.value, 0);
+          pending.push(encode(r.value, 0));
         } catch (error) {
           flush();
           return finish({ kind: 'error', error, dropped: 0 }, true);
         }
-        count++;
         // Frames produced in the same turn of the event loop share one write.
         immediate ??= setImmediate(flush);
       }
@@ -148,18 +158,19 @@ export function pump(source: AsyncIterator<Message, Message | void>, sink: PumpS
 
       const flush = () => {
         if (finished || queue.size === 0) return;
-        let chunk = '';
+        const frames: string[] = [];
+        const n = Math.min(queue.size, room());
         try {
           // Drops happened before the first queued message goes out: it carries the count.
-          chunk += encode(queue.shift()!, queue.takeDropped());
-          while (queue.size > 0) chunk += encode(queue.shift()!, 0);
+          if (n > 0) frames.push(encode(queue.shift()!, queue.takeDropped()));
+          while (frames.length < n) frames.push(encode(queue.shift()!, 0));
         } catch (error) {
           // Runs from a timer too, so it ends the pump itself rather than tell the producer loop.
           queue.clear();
-          write(chunk);
+          write(frames);
           return finish({ kind: 'error', error, dropped: 0 }, true);
         }
-        write(chunk);
+        write(frames);
       };
       const kick = () => {
         if (blocked || finished || queue.size === 0) return;
@@ -206,16 +217,50 @@ export function pump(source: AsyncIterator<Message, Message | void>, sink: PumpS
         }
       }
       if (finished) return;
-      // The stream is ending: what is still queued goes out now, without waiting for the next sample.
-      flush();
-      if (finished) return;
+      // The stream is ending: what is still queued goes out now, without waiting for the next
+      // sample; only a consumer out of credit makes it wait.
+      for (;;) {
+        flush();
+        if (finished) return;
+        if (queue.size === 0) break;
+        if (blocked) await writable();
+        else await yieldToLoop();
+        if (finished) return;
+      }
       const dropped = queue.takeDropped();
       finish(end.done ? { kind: 'done', value: end.value, dropped } : { kind: 'error', error: end.error, dropped }, false);
     };
 
     if (signal.aborted) return onAbort();
     signal.addEventListener('abort', onAbort, { once: true });
-    const run = backpressure.kind === 'pull' || backpressure.kind === 'block' ? runPull : runLossy;
+    const lossy = backpressure.kind === 'drop-oldest' || backpressure.kind === 'drop-newest' || backpressure.kind === 'sample';
+    const run = lossy ? runLossy : runPull;
     run().catch((error: unknown) => finish({ kind: 'error', error, dropped: 0 }, true));
   });
+}
+
+/**
+ * Calls `beat` once the transport has been quiet for a whole `intervalMs` (a fixed ticker would
+ * allow almost two intervals of silence); `touch()` on every write.
+ */
+export function quietTimer(intervalMs: number, beat: () => void): { touch(): void; stop(): void } {
+  const interval = Math.max(1, intervalMs);
+  let last = performance.now();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const arm = (ms: number) => {
+    timer = setTimeout(check, ms);
+    timer.unref?.();
+  };
+  const check = () => {
+    const quiet = performance.now() - last;
+    if (quiet < interval - 1) return arm(interval - quiet);
+    beat();
+    last = performance.now();
+    arm(interval);
+  };
+  arm(interval);
+  return {
+    touch: () => void (last = performance.now()),
+    stop: () => clearTimeout(timer),
+  };
 }

@@ -4,7 +4,7 @@
 // fails a response mid-frame the way a dropped network does.
 
 import { existsSync } from 'node:fs';
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { build } from 'esbuild';
 import { chromium, type Browser } from 'playwright-core';
@@ -42,6 +42,8 @@ export interface TestServer {
   readonly requests: SeenRequest[];
   /** Serves `body` at `path` (under /__test/) with content type `type`. */
   file(path: string, body: string | Uint8Array, type: string): void;
+  /** The node:http server itself, for WebSocket upgrades (a router's `upgrade(server)`). */
+  readonly http: Server;
   close(): Promise<void>;
 }
 
@@ -70,6 +72,7 @@ export async function startServer(app: RequestListener): Promise<TestServer> {
     origin,
     page: `${origin}/__test/`,
     requests,
+    http: server,
     file: (path, body, type) => void files.set(path, { body, type }),
     close: () =>
       new Promise<void>((resolve) => {

@@ -1,0 +1,159 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import type { Issue } from './validation.ts';
+import { closeCodeFor, closeReason, createWebSocketRouter, SUBPROTOCOL, type WebSocketDescriptor, type WebSocketHandler, type WebSocketRouter } from './ws-router.ts';
+
+describe('closeReason', () => {
+  it.each([
+    ['short text stays', { given: 'RATE_LIMITED: slow down', want: 'RATE_LIMITED: slow down' }],
+    ['cut to 123 bytes', { given: 'x'.repeat(200), want: 'x'.repeat(123) }],
+    ['never inside a character', { given: `${'x'.repeat(122)}é`, want: 'x'.repeat(122) }],
+    ['astral characters whole', { given: '😀'.repeat(40), want: '😀'.repeat(30) }],
+  ])('%s', (_, { given, want }) => {
+    expect(closeReason(given)).toBe(want);
+    expect(Buffer.byteLength(closeReason(given))).toBeLessThanOrEqual(123);
+  });
+});
+
+describe('closeCodeFor', () => {
+  const codes = ['RATE_LIMITED', 'QUOTA', 'INTERNAL', 'INVALID_REQUEST', 'RESUME_EXPIRED'];
+  it.each([
+    ['first contract code', { given: 'RATE_LIMITED', want: 4000 }],
+    ['second contract code', { given: 'QUOTA', want: 4001 }],
+    ['INTERNAL', { given: 'INTERNAL', want: 1011 }],
+    ['INVALID_REQUEST', { given: 'INVALID_REQUEST', want: 4400 }],
+    ['RESUME_EXPIRED', { given: 'RESUME_EXPIRED', want: 4410 }],
+    ['a code the stream does not have', { given: 'OTHER', want: 1011 }],
+  ])('%s', (_, { given, want }) => {
+    expect(closeCodeFor(given, codes)).toBe(want);
+  });
+});
+
+const none = (): Issue[] => [];
+const objectWithN = (m: unknown): Issue[] => {
+  const d = (m as { data?: { n?: unknown } }).data;
+  return typeof d?.n === 'number' ? [] : [{ path: 'data.n', message: 'expected a number' }];
+};
+
+function descriptor(over: Partial<WebSocketDescriptor>): WebSocketDescriptor {
+  return {
+    name: 'upload',
+    path: ['/up'],
+    direction: 'client-to-server',
+    validateParams: none,
+    validateMessage: none,
+    validateClientMessage: objectWithN,
+    terminal: 'done',
+    errors: { mode: 'fail-fast', codes: ['INTERNAL', 'INVALID_REQUEST', 'RESUME_EXPIRED'] },
+    backpressure: { kind: 'pull', buffer: 4 },
+    heartbeatMs: 1000,
+    heartbeatTimeoutMs: 3000,
+    ...over,
+  };
+}
+
+let server: Server | undefined;
+let router: WebSocketRouter | undefined;
+afterEach(async () => {
+  router?.close();
+  server?.closeAllConnections();
+  await new Promise((r) => (server ? server.close(r) : r(undefined)));
+  server = router = undefined;
+});
+
+async function serve(d: WebSocketDescriptor, handler: WebSocketHandler): Promise<string> {
+  router = createWebSocketRouter([d], { [d.name]: handler }, { onError: () => {} });
+  server = createServer();
+  router.upgrade(server);
+  await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
+  return `ws://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+function call(url: string, open: object, after: (ws: WebSocket) => void = () => {}) {
+  const ws = new WebSocket(url, [SUBPROTOCOL]);
+  const frames: { type: string; seq?: number; data?: unknown; n?: number }[] = [];
+  ws.on('message', (d) => frames.push(JSON.parse(d.toString())));
+  ws.on('open', () => {
+    ws.send(JSON.stringify({ type: '$open', ...open }));
+    after(ws);
+  });
+  const closed = new Promise<number>((resolve, reject) => {
+    ws.on('close', resolve);
+    ws.on('error', reject);
+    setTimeout(() => reject(new Error('no close within 5 s')), 5000).unref();
+  });
+  return { ws, frames, closed };
+}
+
+describe('createWebSocketRouter', () => {
+  it('client-to-server: the handler reads every client message until $end, half a window at a time', async () => {
+    const url = await serve(descriptor({}), async function* ({ messages }) {
+      let sum = 0;
+      for await (const m of messages) sum += (m as { data: { n: number } }).data.n;
+      return { type: 'done', data: { sum } };
+    });
+    const c = call(`${url}/up`, {}, (ws) => {
+      // The first grant is `buffer` (4): send 4, then the rest as grants come.
+      let seq = 0;
+      const send = (k: number) => {
+        for (let i = 0; i < k && seq < 10; i++) ws.send(JSON.stringify({ seq: ++seq, type: 'chunk', data: { n: seq } }));
+        if (seq === 10) ws.send('{"type":"$end"}');
+      };
+      ws.on('message', (d) => {
+        const f = JSON.parse(d.toString()) as { type: string; n?: number };
+        if (f.type === '$credit') send(f.n!);
+      });
+    });
+    expect(await c.closed).toBe(1000);
+    const grants = c.frames.filter((f) => f.type === '$credit').map((f) => f.n);
+    expect(grants[0]).toBe(4);
+    expect(grants.slice(1).every((n) => n === 2)).toBe(true);
+    expect(c.frames.filter((f) => f.seq !== undefined)).toEqual([{ seq: 1, id: expect.any(String), type: 'done', data: { sum: 55 } }]);
+  });
+
+  it('fail-fast: an invalid client message closes 1007', async () => {
+    const url = await serve(descriptor({}), async function* ({ messages }) {
+      for await (const _ of messages);
+      return { type: 'done', data: null };
+    });
+    const c = call(`${url}/up`, {}, (ws) => ws.send(JSON.stringify({ seq: 1, type: 'chunk', data: {} })));
+    expect(await c.closed).toBe(1007);
+  });
+
+  it('the handler sees the open frame headers merged over the upgrade headers', async () => {
+    let seen: Record<string, string | null> = {};
+    const url = await serve(descriptor({ direction: 'server-to-client' }), async function* ({ headers }) {
+      seen = { authorization: headers.get('authorization'), protocol: headers.get('sec-websocket-protocol') };
+      return { type: 'done', data: null };
+    });
+    const c = call(`${url}/up`, { headers: { authorization: 'Bearer t' } });
+    expect(await c.closed).toBe(1000);
+    expect(seen).toEqual({ authorization: 'Bearer t', protocol: SUBPROTOCOL });
+  });
+
+  it('close(): open connections get 1001, later upgrades 503', async () => {
+    const url = await serve(descriptor({ direction: 'server-to-client' }), async function* ({ signal }) {
+      await new Promise((r) => signal.addEventListener('abort', r));
+      return { type: 'done', data: null };
+    });
+    const c = call(`${url}/up`, {});
+    await new Promise((r) => c.ws.once('open', r));
+    await new Promise((r) => setTimeout(r, 50));
+    router!.upgrade(server!); // attaching twice is harmless
+    const r = router!;
+    r.close();
+    expect(await c.closed).toBe(1001);
+    // The router detached itself; a second router on the same server answers 503 once closed.
+    const again = createWebSocketRouter([descriptor({})], { upload: async function* () {} as never }, {});
+    again.close();
+    const status = await new Promise<number>((resolve) => {
+      server!.once('upgrade', (req, socket, head) => again.handleUpgrade(req, socket, head));
+      const ws = new WebSocket(`${url}/up`, [SUBPROTOCOL]);
+      ws.on('unexpected-response', (_, res) => resolve(res.statusCode!));
+      ws.on('error', () => {});
+    });
+    expect(status).toBe(503);
+  });
+});

@@ -1,0 +1,654 @@
+// The WebSocket side of streams: upgrades, the open frame, credits both ways, client messages,
+// close codes, heartbeats and resume, on npm `ws` in noServer mode. One connection is one stream
+// call. The generated `server.ts` describes each stream with a WebSocketDescriptor and calls
+// createWebSocketRouter; the wire protocol is docs/websocket.md. Numbering, resume, the pump and
+// the handler checks are the HTTP transports' own (frames.ts, instance-registry.ts, stream-pump.ts).
+
+import { STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocket, WebSocketServer } from 'ws';
+import {
+  checkMessage,
+  compilePath,
+  decodeParams,
+  errorData,
+  frameId,
+  frameJson,
+  issueText,
+  startHandler,
+  type Message,
+  type PathMatcher,
+  type StreamShape,
+} from './frames.js';
+import { createInstanceRegistry, lookupResume, openInstance, type StreamInstance } from './instance-registry.js';
+import { pump, quietTimer, type PumpEnd, type PumpSink } from './stream-pump.js';
+import type { Issue } from './validation.js';
+
+export { StreamError } from './errors.js';
+export { ContractViolation, type Message } from './frames.js';
+
+/** The subprotocol a client must offer; an incompatible protocol gets a new name. */
+export const SUBPROTOCOL = 'streamspec.v1';
+
+export type Direction = 'server-to-client' | 'client-to-server' | 'bidirectional';
+
+export interface WebSocketDescriptor extends StreamShape {
+  readonly direction: Direction;
+  /** Checks a client message `{ type, data }`; absent when the stream has none. */
+  readonly validateClientMessage?: (m: unknown) => Issue[];
+  readonly backpressure: {
+    readonly kind: 'pull' | 'block' | 'credit' | 'drop-oldest' | 'drop-newest' | 'sample';
+    readonly buffer: number;
+    readonly intervalMs?: number;
+    /** The client's default initial grant (`credit` streams); else `buffer`. */
+    readonly credits?: number;
+  };
+  /** A peer that answers no ping for this long is cut off (abandoned consumer). */
+  readonly heartbeatTimeoutMs: number;
+}
+
+export interface WebSocketContext {
+  readonly params: any;
+  readonly request: any;
+  /** Aborted when the client goes away, the connection is taken over, or the router closes. */
+  readonly signal: AbortSignal;
+  /** On a resumed call: the seq of the last frame already produced; yield what comes after it. */
+  readonly resumeFrom: number | undefined;
+  /** The upgrade request's headers, with the open frame's `headers` merged over them. */
+  readonly headers: Headers;
+  /** Validated client messages `{ type, data }`, in order; ends when the client sends `$end`. */
+  readonly messages: AsyncIterable<any>;
+}
+
+export type WebSocketHandler = (ctx: WebSocketContext) => AsyncIterator<{ type: string; data: unknown }, { type: string; data: unknown } | void>;
+
+export interface WebSocketRouterOptions {
+  /** Origins a browser may connect from; default: only the server's own (Origin host = Host). */
+  readonly cors?: { readonly origin: readonly string[] | '*'; readonly credentials?: boolean };
+  /** Default console.error. A handler that crashes is reported here and never crashes the process. */
+  readonly onError?: (error: unknown, stream: string) => void;
+  /** Default true: a message that breaks the contract ends the stream with INTERNAL (and is reported). */
+  readonly validateOutput?: boolean;
+  /** Bound on retained stream instances (default 10000). */
+  readonly maxInstances?: number;
+  /** Largest frame a client may send, in bytes (default 1 MiB); larger: close 1009. */
+  readonly maxMessageBytes?: number;
+  /** How long the server waits for the open frame (default 10 s); then close 4408. */
+  readonly openTimeoutMs?: number;
+  /** Clock for retention by time; for tests. */
+  readonly now?: () => number;
+}
+
+export interface WebSocketRouter {
+  /** Handles every `upgrade` of `server` (a path without a stream is answered 404). */
+  upgrade(server: Server): void;
+  /** For a server that routes upgrades itself: call with the `upgrade` event's arguments. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  /** Closes every connection (1001), aborts running handlers and clears timers; later upgrades get 503. */
+  close(): void;
+}
+
+export const CLOSE = {
+  normal: 1000,
+  goingAway: 1001,
+  protocol: 1002,
+  binary: 1003,
+  invalidData: 1007,
+  policy: 1008,
+  tooBig: 1009,
+  internal: 1011,
+  invalidRequest: 4400,
+  openTimeout: 4408,
+  resumeExpired: 4410,
+} as const;
+
+/** The close code an out-of-band error code travels as: `4000 + index` of a contract code. */
+export function closeCodeFor(code: string, codes: readonly string[]): number {
+  if (code === 'INVALID_REQUEST') return CLOSE.invalidRequest;
+  if (code === 'RESUME_EXPIRED') return CLOSE.resumeExpired;
+  const i = codes.indexOf(code);
+  return code === 'INTERNAL' || i < 0 || i >= 400 ? CLOSE.internal : 4000 + i;
+}
+
+/** `text` cut to the 123 bytes of UTF-8 a close reason may hold, never inside a character. */
+export function closeReason(text: string): string {
+  if (Buffer.byteLength(text) <= 123) return text;
+  let out = '';
+  let bytes = 0;
+  for (const ch of text) {
+    const n = Buffer.byteLength(ch);
+    if (bytes + n > 123) break;
+    out += ch;
+    bytes += n;
+  }
+  return out;
+}
+
+const DEFAULT_MAX_MESSAGE = 1024 * 1024;
+const DEFAULT_OPEN_TIMEOUT = 10_000;
+const HEARTBEAT_FRAME = '{"type":"$heartbeat"}';
+
+interface Route extends PathMatcher {
+  readonly descriptor: WebSocketDescriptor;
+  readonly handler: WebSocketHandler;
+}
+
+/** A JSON object, or undefined. */
+const asObject = (v: unknown): Record<string, unknown> | undefined =>
+  typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+
+/** Answers an upgrade with a plain HTTP status and closes the socket; no WebSocket opens. */
+function refuse(socket: Duplex, status: number, code: string, message: string): void {
+  const body = JSON.stringify({ code, message });
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: application/json\r\n` +
+      `Cache-Control: no-store\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+}
+
+export function createWebSocketRouter(
+  descriptors: readonly WebSocketDescriptor[],
+  handlers: Readonly<Record<string, WebSocketHandler>>,
+  options: WebSocketRouterOptions = {},
+): WebSocketRouter {
+  const routes: Route[] = descriptors.map((d) => {
+    const handler = handlers[d.name];
+    if (typeof handler !== 'function') throw new TypeError(`no handler for stream ${JSON.stringify(d.name)}`);
+    return { descriptor: d, handler, ...compilePath(d.path) };
+  });
+  const onError = options.onError ?? ((error: unknown, stream: string) => console.error(`streamspec: stream ${stream}:`, error));
+  const report = (error: unknown, stream: string) => {
+    try {
+      onError(error, stream);
+    } catch {
+      // A failing error reporter must not take the server down either.
+    }
+  };
+  const validateOutput = options.validateOutput ?? true;
+  const openTimeoutMs = options.openTimeoutMs ?? DEFAULT_OPEN_TIMEOUT;
+  const registry = createInstanceRegistry({ maxInstances: options.maxInstances ?? 10000, now: options.now ?? Date.now });
+  // noServer: the router decides which upgrades become sockets; no compression, so frames go out
+  // as written and `bufferedAmount` is the socket's own.
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE,
+    perMessageDeflate: false,
+    clientTracking: false,
+    handleProtocols: (offered) => (offered.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
+  });
+  const sockets = new Set<WebSocket>();
+  const running = new Set<AbortController>();
+  const attached = new Map<Server, (req: IncomingMessage, socket: Duplex, head: Buffer) => void>();
+  let closed = false;
+
+  const originAllowed = (req: IncomingMessage): boolean => {
+    const origin = req.headers.origin;
+    // No Origin: not a browser, so no cross-site page is behind it.
+    if (origin === undefined) return true;
+    const allow = options.cors?.origin;
+    if (allow === '*') return true;
+    if (allow) return allow.includes(origin);
+    try {
+      return new URL(origin).host === req.headers.host;
+    } catch {
+      return false;
+    }
+  };
+
+  function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    // Errors on a socket nobody reads yet (a reset during the handshake) must not crash the process.
+    socket.on('error', () => {});
+    if (closed) return refuse(socket, 503, 'UNAVAILABLE', 'the server is shutting down');
+    let pathname: string;
+    try {
+      pathname = new URL(req.url ?? '/', 'http://localhost').pathname;
+    } catch {
+      return refuse(socket, 404, 'NOT_FOUND', 'no stream here');
+    }
+    let route: Route | undefined;
+    let m: RegExpExecArray | null = null;
+    for (const r of routes) {
+      m = r.pattern.exec(pathname);
+      if (m) {
+        route = r;
+        break;
+      }
+    }
+    if (!route || !m) return refuse(socket, 404, 'NOT_FOUND', `no stream at ${pathname}`);
+    const offered = (req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
+    if (!offered.includes(SUBPROTOCOL)) return refuse(socket, 400, 'UNSUPPORTED_PROTOCOL', `offer the WebSocket subprotocol ${SUBPROTOCOL}`);
+    if (!originAllowed(req)) return refuse(socket, 403, 'FORBIDDEN', `origin ${req.headers.origin} is not allowed`);
+    const r = route;
+    const match = m;
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      if (closed) return ws.close(CLOSE.goingAway, 'the server is shutting down');
+      connection(ws, socket, req, r, match);
+    });
+  }
+
+  /** One connection: waits for the open frame, then runs the stream; frames from the client go through here. */
+  function connection(ws: WebSocket, socket: Duplex, req: IncomingMessage, route: Route, match: RegExpExecArray): void {
+    const d = route.descriptor;
+    sockets.add(ws);
+    const controller = new AbortController();
+    let stream: ReturnType<typeof startStream> | undefined;
+    let done = false;
+    const hangUp = (code: number, reason: string) => {
+      if (done) return;
+      done = true;
+      ws.close(code, closeReason(reason));
+      controller.abort();
+    };
+
+    const openTimer = setTimeout(() => hangUp(CLOSE.openTimeout, 'no open frame in time'), openTimeoutMs);
+    openTimer.unref?.();
+    // Pings at the heartbeat interval; a peer silent for the whole timeout is gone (half-open, frozen tab).
+    let lastPong = performance.now();
+    ws.on('pong', () => (lastPong = performance.now()));
+    const pinger = setInterval(
+      () => {
+        if (performance.now() - lastPong > d.heartbeatTimeoutMs) ws.terminate();
+        else ws.ping();
+      },
+      Math.max(1, d.heartbeatMs),
+    );
+    pinger.unref?.();
+
+    ws.on('error', () => {
+      // `ws` has already chosen the close code (1009 over maxPayload, 1007 bad UTF-8, 1002); the stream ends on 'close'.
+    });
+    ws.on('close', () => {
+      done = true;
+      sockets.delete(ws);
+      clearTimeout(openTimer);
+      clearInterval(pinger);
+      controller.abort();
+      stream?.gone();
+    });
+
+    ws.on('message', (data, isBinary) => {
+      if (done) return;
+      if (isBinary) return hangUp(CLOSE.binary, 'binary frames are not part of the protocol');
+      let frame: Record<string, unknown> | undefined;
+      try {
+        frame = asObject(JSON.parse((data as Buffer).toString('utf8')));
+      } catch {
+        return hangUp(CLOSE.invalidData, 'a frame that is not JSON');
+      }
+      if (!frame || typeof frame.type !== 'string') return hangUp(CLOSE.protocol, 'a frame must be a JSON object with a string type');
+      if (!stream) {
+        if (frame.type !== '$open') return hangUp(CLOSE.protocol, 'the first frame must be $open');
+        clearTimeout(openTimer);
+        return open(frame);
+      }
+      switch (frame.type) {
+        case '$credit':
+          if (!Number.isSafeInteger(frame.n) || (frame.n as number) < 1) return hangUp(CLOSE.protocol, '$credit needs a positive integer n');
+          return stream.grant(frame.n as number);
+        case '$end':
+          return stream.inbox.end();
+        case '$open':
+          return hangUp(CLOSE.protocol, 'a second $open');
+        default:
+          if (frame.type.startsWith('$')) return hangUp(CLOSE.protocol, `unknown frame type ${frame.type}`);
+          return stream.receive(frame);
+      }
+    });
+
+    function open(frame: Record<string, unknown>): void {
+      const headersIn = frame.headers === undefined ? {} : asObject(frame.headers);
+      if (
+        !headersIn ||
+        !Object.values(headersIn).every((v) => typeof v === 'string') ||
+        (frame.resume !== undefined && typeof frame.resume !== 'string') ||
+        (frame.credits !== undefined && !isCount(frame.credits))
+      )
+        return hangUp(CLOSE.protocol, '$open: resume must be a string, credits a whole number, headers strings');
+
+      const issues: Issue[] = [];
+      const params = decodeParams(route, match, issues);
+      if (issues.length === 0) issues.push(...d.validateParams(params));
+      const request = frame.request;
+      if (d.validateRequest) issues.push(...d.validateRequest(request));
+      if (issues.length > 0) {
+        const message = issueText(issues);
+        ws.send(JSON.stringify({ type: '$error', data: { code: 'INVALID_REQUEST', message, retryable: false, issues } }));
+        return hangUp(CLOSE.invalidRequest, `INVALID_REQUEST: ${message}`);
+      }
+
+      let instance: StreamInstance;
+      let replay: readonly string[] = [];
+      const resumed = typeof frame.resume === 'string';
+      if (typeof frame.resume === 'string') {
+        const found = lookupResume(registry, frame.resume, d.name);
+        if (found.kind === 'expired') return hangUp(CLOSE.resumeExpired, `RESUME_EXPIRED: ${found.message}`);
+        if (found.kind === 'ended') return hangUp(CLOSE.normal, 'the stream has ended');
+        // The earlier connection may be half-open and still running; this one takes over.
+        found.instance.live?.abort();
+        instance = found.instance;
+        replay = found.missed;
+      } else instance = openInstance(registry, d.name, d.resume);
+
+      const headers = new Headers();
+      for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
+        try {
+          headers.append(req.rawHeaders[i]!, req.rawHeaders[i + 1]!);
+        } catch {
+          // Node accepted a header the fetch Headers class rejects; nothing here needs it.
+        }
+      }
+      for (const [k, v] of Object.entries(headersIn)) {
+        try {
+          headers.set(k, v as string);
+        } catch {
+          return hangUp(CLOSE.protocol, `$open: ${JSON.stringify(k)} is not a header name`);
+        }
+      }
+      const credits = (frame.credits as number | undefined) ?? d.backpressure.credits ?? d.backpressure.buffer;
+      stream = startStream({ ws, socket, route, instance, replay, resumed, params, request, headers, credits, controller, hangUp });
+    }
+  }
+
+  interface StreamStart {
+    readonly ws: WebSocket;
+    readonly socket: Duplex;
+    readonly route: Route;
+    readonly instance: StreamInstance;
+    readonly replay: readonly string[];
+    readonly resumed: boolean;
+    readonly params: unknown;
+    readonly request: unknown;
+    readonly headers: Headers;
+    readonly credits: number;
+    readonly controller: AbortController;
+    readonly hangUp: (code: number, reason: string) => void;
+  }
+
+  /** The running stream of one connection: server frames out under credit, client messages in. */
+  function startStream(s: StreamStart) {
+    const { ws, socket, route, instance, controller, hangUp } = s;
+    const d = route.descriptor;
+    const signal = controller.signal;
+    running.add(controller);
+    instance.live = controller;
+    const takesMessages = d.direction !== 'server-to-client' && d.validateClientMessage !== undefined;
+
+    // Credits the client granted and not yet used; numbered frames only.
+    let credits = s.credits;
+    const waiters = new Set<() => void>();
+    const highWater = (socket as Duplex & { writableHighWaterMark?: number }).writableHighWaterMark ?? 16384;
+    const isOpen = () => ws.readyState === WebSocket.OPEN && !signal.aborted;
+    const settle = () => {
+      if (waiters.size === 0 || (isOpen() && (credits <= 0 || ws.bufferedAmount >= highWater))) return;
+      for (const w of waiters) w();
+      waiters.clear();
+    };
+    socket.on('drain', settle);
+    signal.addEventListener('abort', settle, { once: true });
+
+    const heartbeat = quietTimer(d.heartbeatMs, () => ws.send(HEARTBEAT_FRAME));
+    const sink: PumpSink & { writeFrames(frames: readonly string[]): boolean } = {
+      writeFrames(frames) {
+        if (!isOpen()) return false;
+        credits -= frames.length;
+        heartbeat.touch();
+        registry.touch(instance);
+        // Several frames ready together: one socket write, each still its own WebSocket message.
+        socket.cork();
+        for (const f of frames) ws.send(f);
+        socket.uncork();
+        return ws.bufferedAmount < highWater;
+      },
+      write: (chunk) => sink.writeFrames([chunk]),
+      room: () => credits,
+      drained: () =>
+        new Promise<void>((resolve) => {
+          waiters.add(resolve);
+          settle();
+        }),
+    };
+    /** Waits until one more numbered frame may go out; false if the connection went away meanwhile. */
+    const creditFor = async (): Promise<boolean> => {
+      while (isOpen() && credits <= 0) await sink.drained();
+      return isOpen();
+    };
+
+    const inbox = createInbox(ws, d.backpressure.buffer, signal, takesMessages);
+    const injected = d.errors.mode === 'in-band' && takesMessages ? createInjector() : undefined;
+    let clientSeq = 0;
+
+    void (async () => {
+      try {
+        // Frames the client missed go first, under its credit like any other.
+        for (let i = 0; i < s.replay.length; ) {
+          if (!(await creditFor())) return;
+          const n = Math.min(credits, s.replay.length - i);
+          sink.writeFrames(s.replay.slice(i, i + n));
+          i += n;
+        }
+        if (instance.ended) return hangUp(CLOSE.normal, 'the stream has ended');
+        inbox.start();
+        await run();
+      } catch (error) {
+        report(error, d.name);
+        hangUp(CLOSE.internal, 'INTERNAL: internal error');
+      } finally {
+        heartbeat.stop();
+        socket.off('drain', settle);
+        running.delete(controller);
+        if (instance.live === controller) instance.live = undefined;
+        registry.touch(instance);
+        // Taken over, or the router closed: this socket has no stream any more.
+        if (ws.readyState === WebSocket.OPEN) hangUp(CLOSE.goingAway, 'the stream moved to another connection');
+      }
+    })();
+
+    const frame = (m: Message, dropped: number): string => {
+      const seq = instance.replay.lastSeq + 1;
+      const text = frameJson({ seq, id: frameId(instance.streamId, seq), type: m.type, data: m.data, dropped });
+      instance.replay.append(text);
+      return text;
+    };
+
+    async function run(): Promise<void> {
+      const handlerSource = startHandler(d, route.handler, {
+        params: s.params,
+        request: s.request,
+        signal,
+        resumeFrom: s.resumed ? instance.replay.lastSeq : undefined,
+        headers: s.headers,
+        messages: inbox.iterable,
+      });
+      const source = injected ? injected.wrap(handlerSource) : handlerSource;
+      const end: PumpEnd = await pump(source, sink, {
+        backpressure: d.backpressure,
+        signal,
+        encode: (m, dropped) => frame(checkMessage(d, m, false, validateOutput), dropped),
+        onError: (e) => report(e, d.name),
+      });
+      if (end.kind === 'aborted') return;
+      let last: Message | undefined;
+      let error: unknown = end.kind === 'error' ? end.error : undefined;
+      if (end.kind === 'done') {
+        try {
+          last = checkMessage(d, end.value ?? { type: d.terminal, data: null }, true, validateOutput);
+        } catch (e) {
+          error = e;
+        }
+      }
+      if (!last) {
+        const data = errorData(error, d.errors.codes, (e) => report(e, d.name));
+        instance.ended = true;
+        // Out-of-band: the close code is the error; no frame, so nothing waits for credit.
+        if (d.errors.mode === 'out-of-band') return hangUp(closeCodeFor(data.code, d.errors.codes), `${data.code}: ${data.message}`);
+        last = { type: '$error', data };
+      }
+      // Numbered before it waits for credit: a connection lost meanwhile still finds it on resume.
+      const text = frame(last, end.dropped);
+      instance.ended = true;
+      if (!(await creditFor())) return;
+      sink.writeFrames([text]);
+      hangUp(CLOSE.normal, last.type === '$error' ? 'stream failed' : 'stream ended');
+    }
+
+    return {
+      inbox,
+      grant(n: number) {
+        credits = Math.min(Number.MAX_SAFE_INTEGER, credits + n);
+        settle();
+      },
+      /** A client message frame `{ seq, type, data }`. */
+      receive(f: Record<string, unknown>) {
+        if (f.seq !== clientSeq + 1) return hangUp(CLOSE.protocol, `client message seq ${JSON.stringify(f.seq)}, expected ${clientSeq + 1}`);
+        clientSeq++;
+        if (inbox.endedByClient) return hangUp(CLOSE.protocol, 'a client message after $end');
+        if (!inbox.admit()) return hangUp(CLOSE.policy, 'client messages beyond the server grant');
+        const message = { type: f.type as string, data: f.data };
+        const issues = d.validateClientMessage!(message);
+        if (issues.length === 0) return inbox.push(message);
+        inbox.consumed();
+        const text = `client message ${clientSeq}: ${issueText(issues)}`;
+        if (!injected) return hangUp(CLOSE.invalidData, text);
+        injected.push({ type: d.errors.message!, data: { code: 'INVALID_REQUEST', message: text, retryable: false } });
+      },
+      gone() {
+        settle();
+      },
+    };
+  }
+
+  return {
+    upgrade(server) {
+      if (attached.has(server)) return;
+      const listener = (req: IncomingMessage, socket: Duplex, head: Buffer) => handleUpgrade(req, socket, head);
+      attached.set(server, listener);
+      server.on('upgrade', listener);
+    },
+    handleUpgrade,
+    close() {
+      closed = true;
+      for (const [server, listener] of attached) server.off('upgrade', listener);
+      attached.clear();
+      for (const ws of sockets) ws.close(CLOSE.goingAway, 'the server is shutting down');
+      // A peer that does not answer the close handshake is cut after a grace, so the server can close.
+      const left = [...sockets];
+      setTimeout(() => left.forEach((ws) => ws.terminate()), 1000).unref();
+      for (const c of running) c.abort();
+      running.clear();
+      registry.clear();
+      wss.close();
+    },
+  };
+}
+
+/**
+ * Client messages waiting for the handler, bounded by the server's own grants: the client may
+ * send `buffer` messages, and is granted more as the handler takes them (half a window at a time).
+ */
+function createInbox(ws: WebSocket, buffer: number, signal: AbortSignal, takesMessages: boolean) {
+  const window = Math.max(1, buffer);
+  const queue: { type: string; data: unknown }[] = [];
+  let granted = 0;
+  let received = 0;
+  let taken = 0;
+  let grantedAt = 0;
+  let ended = !takesMessages;
+  let endedByClient = false;
+  let wake: (() => void) | undefined;
+  const notify = () => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  signal.addEventListener('abort', notify, { once: true });
+  const grant = (n: number) => {
+    granted += n;
+    if (ws.readyState === WebSocket.OPEN) ws.send(`{"type":"$credit","n":${n}}`);
+  };
+  const took = () => {
+    taken++;
+    if (taken - grantedAt >= Math.ceil(window / 2) && !ended) {
+      grant(taken - grantedAt);
+      grantedAt = taken;
+    }
+  };
+
+  return {
+    get endedByClient() {
+      return endedByClient;
+    },
+    /** Sends the first grant once the stream runs. */
+    start() {
+      if (takesMessages) grant(window);
+    },
+    /** Counts one received message; false when it was beyond the grant. */
+    admit: () => ++received <= granted,
+    push(m: { type: string; data: unknown }) {
+      queue.push(m);
+      notify();
+    },
+    /** A message that never reached the queue (rejected) still frees its place. */
+    consumed: took,
+    end() {
+      ended = endedByClient = true;
+      notify();
+    },
+    iterable: {
+      [Symbol.asyncIterator]: () => ({
+        async next(): Promise<IteratorResult<{ type: string; data: unknown }, undefined>> {
+          for (;;) {
+            if (signal.aborted) throw signal.reason;
+            if (queue.length > 0) {
+              const value = queue.shift()!;
+              took();
+              return { done: false, value };
+            }
+            if (ended) return { done: true, value: undefined };
+            await new Promise<void>((r) => (wake = r));
+          }
+        },
+        async return(): Promise<IteratorResult<{ type: string; data: unknown }, undefined>> {
+          return { done: true, value: undefined };
+        },
+      }),
+    } as AsyncIterable<{ type: string; data: unknown }>,
+  };
+}
+
+/**
+ * In-band errors about client messages join the handler's own messages: the pump pulls from this,
+ * which answers with a waiting error first, else with the handler's next message. A pull of the
+ * handler that an error overtook stays pending for the next call, so nothing is pulled twice.
+ */
+function createInjector() {
+  const waiting: Message[] = [];
+  let notify: (() => void) | undefined;
+  return {
+    push(m: Message) {
+      waiting.push(m);
+      notify?.();
+    },
+    wrap(source: AsyncIterator<Message, Message | void>): AsyncIterator<Message, Message | void> {
+      let pending: Promise<IteratorResult<Message, Message | void>> | undefined;
+      return {
+        async next() {
+          if (waiting.length > 0) return { done: false, value: waiting.shift()! };
+          if (!pending) {
+            pending = source.next();
+            // Seen by the next call if an injected error wins this race.
+            pending.catch(() => {});
+          }
+          const injected = new Promise<'injected'>((r) => (notify = () => r('injected')));
+          const r = await Promise.race([pending, injected]);
+          notify = undefined;
+          if (r === 'injected') return { done: false, value: waiting.shift()! };
+          pending = undefined;
+          return r;
+        },
+        // Queued behind a pending pull, as a generator's own return() is.
+        return: async () => (source.return ? source.return() : { done: true, value: undefined }),
+      };
+    },
+  };
+}

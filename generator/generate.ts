@@ -10,6 +10,7 @@ import { formatTsPieces } from './render/format.ts';
 import { ProtoLockError } from './schema/proto.ts';
 import { createRenderer, type Renderer } from './render/handlebars.ts';
 import { sdkProblem, sdkVersionProblem, type SdkOptions } from './targets/sdk.ts';
+import { BufError, generateProtobufEs } from './targets/grpc.ts';
 import { NOT_YET, PROTO_LOCK_FILE, TEMPLATES_DIR, targetsFor, type Target } from './targets/index.ts';
 import { readManifest, reusableChunks, type Manifest } from './write/manifest.ts';
 import { diffOutput, writeOutput, type OutputFile, type WriteResult } from './write/write.ts';
@@ -98,6 +99,16 @@ export async function generate(opts: GenerateOptions): Promise<GenerateResult> {
 
   renderer ??= createRenderer(TEMPLATES_DIR);
   const rendered = targets.map((t) => ({ target: t, text: render(renderer!, t) }));
+  if (bound.transport === 'grpc' && !opts.sdk) {
+    try {
+      rendered.push(...(await protobufEsFiles(rendered)));
+    } catch (e) {
+      if (!(e instanceof BufError)) throw e;
+      // Nothing is written: the output stays as the last successful run left it.
+      const message = `protoc-gen-es (through buf generate) failed; nothing was written.\n${e.message}`;
+      return { ...base, ok: false, contract, outDir: relative(cwd, absOut) || '.', transport: bound.transport, files: [], notYet: [], write: { ok: false, error: { code: 'IO', file: 'proto/', message } }, timings: { lint: t1 - t0, render: performance.now() - t1, format: 0, write: 0 } };
+    }
+  }
   const t2 = performance.now();
 
   const files = await Promise.all(rendered.map(({ target, text }) => finish(target, text, absOut, manifest)));
@@ -128,6 +139,20 @@ export async function checkStale(
   const diff = diffOutput(resolve(opts.cwd ?? process.cwd(), result.outDir), result.files);
   // Read from the SDK on disk: once regenerated it records the new hash, so generate warns too.
   return { result, ...diff, ...(result.sdkUnbumped ? { sdkUnbumped: result.sdkUnbumped } : {}) };
+}
+
+/** The `_pb.ts` files protoc-gen-es writes for the rendered proto, as owned, formatted outputs beside it. */
+async function protobufEsFiles(rendered: readonly { target: Target; text: string }[]): Promise<{ target: Target; text: string }[]> {
+  const protos = rendered.filter((r) => r.target.path.startsWith('proto/') && r.target.path.endsWith('.proto'));
+  const bufYaml = rendered.find((r) => r.target.path === 'proto/buf.yaml')?.text ?? 'version: v2\n';
+  const files = await generateProtobufEs(
+    protos.map((r) => ({ path: r.target.path.slice('proto/'.length), text: r.text })),
+    bufYaml,
+  );
+  return files.map((f) => {
+    const target: Target = { kind: 'text', path: `proto/${f.path}`, text: f.text, finish: 'ts' };
+    return { target, text: f.text };
+  });
 }
 
 function render(r: Renderer, t: Target): string {

@@ -135,6 +135,46 @@ export interface ProtoModel {
   readonly lock: ProtoLock;
   /** Relative to the proto root, e.g. `assistant/v1/assistant.proto`. */
   readonly path: string;
+  /** How the contract's JSON maps onto proto3 JSON of this file (the gRPC runtime converts with it). */
+  readonly codec: ProtoCodecPlan;
+}
+
+/**
+ * What a runtime needs, beside the file's descriptors, to turn contract JSON into proto3 JSON and
+ * back: the three places they differ (enum spellings, wrapper messages, event oneofs). Keys of
+ * proto3 JSON are JSON names (`jsonName` in descriptors). Field numbers play no part, so the plan
+ * does not depend on the lock.
+ */
+export interface ProtoCodecPlan {
+  /** Full enum name -> proto value name -> the contract's wire value. */
+  readonly enums: Readonly<Record<string, Readonly<Record<string, string>>>>;
+  /** Full names of messages that only wrap one `value` or `values` field (sorted). */
+  readonly wrappers: readonly string[];
+  /** By stream wire name. */
+  readonly streams: Readonly<Record<string, ProtoStreamPlan>>;
+}
+
+export interface ProtoStreamPlan {
+  /** Full names of the rpc's request and response messages. */
+  readonly request: string;
+  readonly response: string;
+  /** Full name of the message holding params, request and resume token: the request itself, or its nested `Open`. */
+  readonly open: string;
+  /** JSON name of the request's `open` oneof member (client-to-server and bidirectional only). */
+  readonly openCase: string | undefined;
+  /** Param wire name -> JSON name in the open message. */
+  readonly params: Readonly<Record<string, string>>;
+  /** 'inline': the request's properties are fields of the open message; else the JSON name of its one `request` field; undefined: no request. */
+  readonly requestVia: 'inline' | { readonly field: string } | undefined;
+  /** JSON name of the resume token field, when the stream resumes. */
+  readonly resumeToken: string | undefined;
+  /** Server message wire name (messages, terminal, in-band error) -> JSON name of its `event` member. */
+  readonly events: Readonly<Record<string, string>>;
+  /** Client message wire name -> JSON name of its `event` member. */
+  readonly clientEvents: Readonly<Record<string, string>>;
+  readonly heartbeat: string;
+  /** JSON name of `dropped` (lossy streams only). */
+  readonly dropped: string | undefined;
 }
 
 export function buildProtoModel(contract: Contract, lock: ProtoLock | undefined): ProtoModel {
@@ -195,6 +235,8 @@ interface FieldSpec {
   readonly required: boolean;
   /** In a oneof of this name. */
   readonly oneof?: string;
+  /** Set: the field's final JSON name is recorded under this key, for the codec plan. */
+  readonly tag?: string;
   readonly map: (scope: MessageDraft, typeBase: string) => Mapped;
 }
 
@@ -222,6 +264,11 @@ class ProtoBuilder {
   private readonly messages = new Map<string, LockEntry>();
   private readonly enums = new Map<string, LockEntry>();
   private usesStruct = false;
+  /** Codec plan pieces: tagged fields' JSON names, wrapper messages, enum spellings, open messages. */
+  private readonly tags = new Map<string, string>();
+  private readonly wrappers = new Set<string>();
+  private readonly enumWires = new Map<string, Record<string, string>>();
+  private readonly openMessages = new Map<string, string>();
 
   constructor(
     private readonly contract: Contract,
@@ -288,6 +335,42 @@ class ProtoBuilder {
         enums: Object.fromEntries(this.enums),
       },
       path: `${segments.join('/')}/${looseNames(c.id).snake}.proto`,
+      codec: this.codecPlan(),
+    };
+  }
+
+  private fullName(path: readonly string[]): string {
+    return [...this.contract.package.segments, ...path].join('.');
+  }
+
+  private codecPlan(): ProtoCodecPlan {
+    const tagged = (prefix: string): Record<string, string> => {
+      const out: Record<string, string> = {};
+      for (const [k, v] of this.tags) if (k.startsWith(prefix)) out[k.slice(prefix.length)] = v;
+      return out;
+    };
+    const streams: Record<string, ProtoStreamPlan> = {};
+    for (const s of this.contract.streams) {
+      const w = s.name.wire;
+      const requestField = this.tags.get(`${w}/request`);
+      streams[w] = {
+        request: this.fullName([`${s.name.pascal}Request`]),
+        response: this.fullName([`${s.name.pascal}Response`]),
+        open: this.openMessages.get(w) ?? this.fullName([`${s.name.pascal}Request`]),
+        openCase: this.tags.get(`${w}/open`),
+        params: tagged(`${w}/param/`),
+        requestVia: !s.request ? undefined : requestField !== undefined ? { field: requestField } : 'inline',
+        resumeToken: this.tags.get(`${w}/resume`),
+        events: tagged(`${w}/event/`),
+        clientEvents: tagged(`${w}/client/`),
+        heartbeat: this.tags.get(`${w}/heartbeat`)!,
+        dropped: this.tags.get(`${w}/dropped`),
+      };
+    }
+    return {
+      enums: Object.fromEntries([...this.enumWires].sort(([a], [b]) => compare(a, b))),
+      wrappers: [...this.wrappers].sort(compare),
+      streams,
     };
   }
 
@@ -306,9 +389,14 @@ class ProtoBuilder {
         comment: ['The first frame: opens the stream.'],
         required: true,
         oneof: EVENT,
-        map: (scope, base) => plain(this.declRef(this.message(scope.path, base, [], openFields, scope))),
+        tag: `${s.name.wire}/open`,
+        map: (scope, base) => {
+          const open = this.message(scope.path, base, [], openFields, scope);
+          this.openMessages.set(s.name.wire, this.fullName(open.path));
+          return plain(this.declRef(open));
+        },
       },
-      ...s.clientMessages.map((m) => this.eventSpec(m.name, m.payload)),
+      ...s.clientMessages.map((m) => ({ ...this.eventSpec(m.name, m.payload), tag: `${s.name.wire}/client/${m.name.wire}` })),
     ];
     return this.message([], name, [], specs);
   }
@@ -320,6 +408,7 @@ class ProtoBuilder {
       generated: false,
       comment: commentLines(p.schema.description),
       required: true,
+      tag: `${s.name.wire}/param/${p.name.wire}`,
       map: (scope, base) => this.mapNode(p.schema, scope, base),
     }));
     const fields = [...params];
@@ -340,6 +429,7 @@ class ProtoBuilder {
         generated: true,
         comment: commentLines(request.description),
         required: true,
+        tag: `${s.name.wire}/request`,
         map: (scope, base) => this.mapNode(request, scope, base),
       });
     }
@@ -350,6 +440,7 @@ class ProtoBuilder {
         generated: true,
         comment: ['Resume after the message with this id; empty for a fresh start.'],
         required: true,
+        tag: `${s.name.wire}/resume`,
         map: () => plain({ kind: 'scalar', name: 'string', presence: false }),
       });
     }
@@ -360,12 +451,17 @@ class ProtoBuilder {
     const specs: FieldSpec[] = [
       generatedScalar('seq', 'uint64', "One above the previous message's; a gap, repeat or reordering is visible."),
     ];
+    const w = s.name.wire;
     if (s.lossy)
-      specs.push(generatedScalar('dropped', 'uint32', 'Messages dropped by backpressure just before this one.'));
-    specs.push(...s.messages.map((m) => this.eventSpec(m.name, m.payload)));
+      specs.push({
+        ...generatedScalar('dropped', 'uint32', 'Messages dropped by backpressure just before this one.'),
+        tag: `${w}/dropped`,
+      });
+    specs.push(...s.messages.map((m) => ({ ...this.eventSpec(m.name, m.payload), tag: `${w}/event/${m.name.wire}` })));
     specs.push({
       ...this.eventSpec(s.termination.message, s.termination.payload),
       comment: ['The terminal message: nothing follows it.'],
+      tag: `${w}/event/${s.termination.message.wire}`,
     });
     if (s.errors.mode === 'in-band' && s.errors.message) {
       const errorName = s.errors.message;
@@ -376,6 +472,7 @@ class ProtoBuilder {
         comment: ['An in-band error: the stream goes on.'],
         required: true,
         oneof: EVENT,
+        tag: `${w}/event/${errorName.wire}`,
         map: (scope, base) => plain(this.declRef(this.errorMessage(scope, base, s.errors.codes))),
       });
     }
@@ -386,6 +483,7 @@ class ProtoBuilder {
       comment: [],
       required: true,
       oneof: EVENT,
+      tag: `${w}/heartbeat`,
       map: () => plain({ kind: 'decl', path: ['Heartbeat'], isEnum: false }),
     });
     return this.message([], `${s.name.pascal}Response`, [], specs);
@@ -415,7 +513,9 @@ class ProtoBuilder {
               },
             ]
           : [];
-        return plain(this.declRef(this.message(scope.path, base, [], fields, scope)));
+        const wrapper = this.message(scope.path, base, [], fields, scope);
+        if (payload) this.wrappers.add(this.fullName(wrapper.path));
+        return plain(this.declRef(wrapper));
       },
     };
   }
@@ -507,15 +607,15 @@ class ProtoBuilder {
 
   /** Proto has no list of lists or map of lists: such a value gets a message with one `values` field. */
   private valuesWrapper(inner: SchemaNode, scope: MessageDraft, base: string, seen: ReadonlySet<string>): TypeRef {
-    return this.declRef(
-      this.message(
-        scope.path,
-        base,
-        [],
-        [{ base: 'values', wire: undefined, generated: true, comment: [], required: true, map: (sc, b) => this.mapNode(inner, sc, b, seen) }],
-        scope,
-      ),
+    const wrapper = this.message(
+      scope.path,
+      base,
+      [],
+      [{ base: 'values', wire: undefined, generated: true, comment: [], required: true, map: (sc, b) => this.mapNode(inner, sc, b, seen) }],
+      scope,
     );
+    this.wrappers.add(this.fullName(wrapper.path));
+    return this.declRef(wrapper);
   }
 
   private mapNode(node: SchemaNode, scope: MessageDraft, base: string, seen: ReadonlySet<string> = new Set()): Mapped {
@@ -680,6 +780,7 @@ class ProtoBuilder {
     const named = dedupeFields(specs);
     for (const [i, spec] of specs.entries()) {
       const { name, jsonName } = named[i]!;
+      if (spec.tag !== undefined) this.tags.set(spec.tag, jsonName ?? defaultJsonName(name));
       const field: FieldDraft = {
         name,
         jsonName,
@@ -718,6 +819,7 @@ class ProtoBuilder {
     }
     const draft: EnumDraft = { kind: 'enum', path, comment, values: [zero, ...wires.map((w) => values.get(w)!)] };
     if (parent) parent.nested.push(draft);
+    this.enumWires.set(this.fullName(path), Object.fromEntries([...values].map(([wire, name]) => [name, wire])));
     const key = path.join('.');
     this.enums.set(key, assignNumbers(this.enums.get(key), draft.values.slice(1)).entry);
     return draft;

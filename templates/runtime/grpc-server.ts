@@ -1,0 +1,494 @@
+// The gRPC side of a contract: one Connect service whose rpcs run the generated handlers. The
+// handler shape is the HTTP transports' (an async generator of `{ type, data }`, returning the
+// terminal message; `ctx.messages` for client messages); this module converts between that and
+// the rpc's `oneof event` messages, and adds what the contract asks for: sequence numbers,
+// heartbeats, resume by token, errors as gRPC status. docs/grpc.md is the wire protocol.
+//
+// Backpressure is Connect's: it pulls the next response only once the previous one is written
+// to the HTTP/2 stream, which waits on the peer's flow-control window. The pump (shared with
+// the HTTP transports) keeps at most one batch of `buffer` messages between handler and Connect.
+
+import { createRegistry, fromJsonString, type DescFile, type DescMessage, type DescMethod, type DescService, type Message as ProtoMessage } from '@bufbuild/protobuf';
+import { Code, ConnectError, type ConnectRouter, type HandlerContext as ConnectContext } from '@connectrpc/connect';
+import { connectNodeAdapter } from '@connectrpc/connect-node';
+import { createServer as createHttp1Server } from 'node:http';
+import { createServer as createHttp2Server } from 'node:http2';
+import { createServer as createNetServer, type Server } from 'node:net';
+import { StreamError } from './errors.js';
+import { frameId, newStreamId, parseFrameId, type Message } from './frames.js';
+import { createCodec, type CodecPlan } from './grpc-codec.js';
+import { toConnectError } from './grpc-status.js';
+import { createInstanceRegistry, type StreamInstance } from './instance-registry.js';
+import { createReplayBuffer } from './replay-buffer.js';
+import { pump, type PumpEnd } from './stream-pump.js';
+import type { Issue } from './validation.js';
+
+export { StreamError } from './errors.js';
+export type { Message } from './frames.js';
+export type { CodecPlan } from './grpc-codec.js';
+
+/** Response header naming the stream instance; a message's id is `<stream id>.<seq>`. */
+export const STREAM_ID_HEADER = 'streamspec-stream-id';
+
+/** How one stream's messages sit in its rpc's messages (proto.ts, ProtoStreamPlan). */
+export interface GrpcWirePlan {
+  readonly open: string;
+  readonly openCase?: string | undefined;
+  readonly params: Readonly<Record<string, string>>;
+  readonly requestVia?: 'inline' | { readonly field: string } | undefined;
+  readonly resumeToken?: string | undefined;
+  readonly events: Readonly<Record<string, string>>;
+  readonly clientEvents: Readonly<Record<string, string>>;
+  readonly heartbeat: string;
+  readonly dropped?: string | undefined;
+}
+
+export interface GrpcStreamDescriptor {
+  /** The stream's wire name. */
+  readonly name: string;
+  /** The rpc's name in the service. */
+  readonly rpc: string;
+  readonly wire: GrpcWirePlan;
+  /** Message types (server and client) without a payload: `data` is null. */
+  readonly noPayload: readonly string[];
+  readonly validateParams: (v: unknown) => Issue[];
+  readonly validateRequest?: (v: unknown) => Issue[];
+  readonly validateMessage: (m: unknown) => Issue[];
+  readonly validateClientMessage?: (m: unknown) => Issue[];
+  readonly terminal: string;
+  readonly errors: { readonly mode: 'fail-fast' | 'in-band' | 'out-of-band'; readonly message?: string; readonly codes: readonly string[] };
+  readonly backpressure: {
+    readonly kind: 'pull' | 'credit' | 'block' | 'drop-oldest' | 'drop-newest' | 'sample';
+    readonly buffer: number;
+    readonly intervalMs?: number;
+  };
+  /** Absent: the stream cannot be resumed. */
+  readonly resume?: { readonly messages: number; readonly seconds?: number };
+  readonly heartbeatMs: number;
+}
+
+export interface HandlerContext {
+  readonly params: any;
+  readonly request: any;
+  /** Aborted when the client cancels or goes away, or the router closes. */
+  readonly signal: AbortSignal;
+  /** On a resumed call: the seq of the last message already produced; yield what comes after it. */
+  readonly resumeFrom: number | undefined;
+  /** The call's request metadata. */
+  readonly headers: Headers;
+  /** Client-to-server and bidirectional streams: the client's messages, validated, in order. */
+  readonly messages: AsyncIterable<any>;
+}
+
+export type StreamHandler = (ctx: HandlerContext) => AsyncIterator<{ type: string; data?: unknown }, { type: string; data?: unknown } | void>;
+
+export interface RouterOptions {
+  /** Default console.error. A handler that crashes is reported here and never crashes the process. */
+  readonly onError?: (error: unknown, stream: string) => void;
+  /** Default true: a message that breaks the contract ends the call with INTERNAL (and is reported). */
+  readonly validateOutput?: boolean;
+  /** Bound on retained stream instances (default 10000). */
+  readonly maxInstances?: number;
+  /** Clock for retention by time; for tests. */
+  readonly now?: () => number;
+}
+
+export interface GrpcRouter {
+  /** Registers the service on a Connect router (connect-express, connect-fastify, a custom one). */
+  routes(router: ConnectRouter): void;
+  /**
+   * A node:http / node:http2 request handler serving Connect, gRPC-web and gRPC on one port:
+   * `http2.createServer({ allowHTTP1: true }, router.node)`.
+   */
+  readonly node: ReturnType<typeof connectNodeAdapter>;
+  /** Aborts running handlers; later calls fail with UNAVAILABLE. */
+  close(): void;
+}
+
+/** A message that breaks the contract: the call ends with INTERNAL and this is reported. */
+export class ContractViolation extends Error {
+  constructor(stream: string, message: string) {
+    super(`stream ${JSON.stringify(stream)}: ${message}`);
+    this.name = 'ContractViolation';
+  }
+}
+
+/** The stored form of an error that ended a call, so a resume ends the same way. */
+interface StoredError {
+  readonly $error: { readonly code: string; readonly message: string; readonly retryable: boolean };
+}
+
+type Json = Record<string, unknown>;
+
+export function createGrpcRouter(
+  file: DescFile,
+  service: DescService,
+  plan: CodecPlan,
+  routes: readonly (readonly [GrpcStreamDescriptor, StreamHandler])[],
+  options: RouterOptions = {},
+): GrpcRouter {
+  const types = createRegistry(file);
+  const codec = createCodec(plan);
+  const onError = options.onError ?? ((error: unknown, stream: string) => console.error(`streamspec: stream ${stream}:`, error));
+  const report = (error: unknown, stream: string) => {
+    try {
+      onError(error, stream);
+    } catch {
+      // A failing error reporter must not take the server down either.
+    }
+  };
+  const validateOutput = options.validateOutput ?? true;
+  const registry = createInstanceRegistry({ maxInstances: options.maxInstances ?? 10000, ...(options.now ? { now: options.now } : {}) });
+  const running = new Set<AbortController>();
+  let closed = false;
+
+  const message = (name: string): DescMessage => {
+    const m = types.getMessage(name);
+    if (!m) throw new Error(`internal: message ${name} is not in ${file.name}`);
+    return m;
+  };
+
+  const bind = (d: GrpcStreamDescriptor, handler: StreamHandler) => {
+    const method = service.methods.find((m) => m.name === d.rpc);
+    if (!method) throw new Error(`internal: rpc ${d.rpc} is not in ${service.typeName}`);
+    const input = method.input;
+    const output = method.output;
+    const openDesc = message(d.wire.open);
+    const noPayload = new Set(d.noPayload);
+    const clientTypes = new Map(Object.entries(d.wire.clientEvents).map(([wire, json]) => [json, wire]));
+
+    const invalid = (issues: readonly Issue[]) =>
+      toConnectError('INVALID_REQUEST', issues.map((i) => `${i.path}: ${i.message}`).join('; '), false);
+
+    /** params, request and resume token from the open message's contract JSON. */
+    const opening = (open: Json) => {
+      const params: Json = {};
+      const paramKeys = new Set<string>();
+      for (const [wire, json] of Object.entries(d.wire.params)) {
+        paramKeys.add(json);
+        if (Object.prototype.hasOwnProperty.call(open, json)) params[wire] = open[json];
+      }
+      let request: unknown;
+      const via = d.wire.requestVia;
+      if (via === 'inline') {
+        request = {};
+        for (const [k, v] of Object.entries(open)) if (!paramKeys.has(k) && k !== d.wire.resumeToken) (request as Json)[k] = v;
+      } else if (via) request = open[via.field];
+      const token = d.wire.resumeToken === undefined ? undefined : open[d.wire.resumeToken];
+      const issues = [...d.validateParams(params), ...(d.validateRequest ? d.validateRequest(request) : [])];
+      if (issues.length > 0) throw invalid(issues);
+      return { params, request, token: typeof token === 'string' && token !== '' ? token : undefined };
+    };
+
+    /** Contract JSON of a client's message; one proto3 JSON cannot express is the client's fault. */
+    const decode = (desc: DescMessage, m: ProtoMessage, opening = false): Json => {
+      try {
+        return codec.fromMessage(desc, m) as Json;
+      } catch (e) {
+        const message = `a message cannot be read: ${(e as Error).message}`;
+        // Before the handler runs the call ends with a status; after, the handler's iterator throws.
+        throw opening ? toConnectError('INVALID_REQUEST', message, false) : new StreamError('INVALID_REQUEST', message);
+      }
+    };
+
+    const firstOpen = async (it: AsyncIterator<ProtoMessage>) => {
+      const first = await it.next();
+      const json = first.done ? undefined : decode(input, first.value, true);
+      const open = json && d.wire.openCase !== undefined ? json[d.wire.openCase] : undefined;
+      if (typeof open !== 'object' || open === null)
+        throw invalid([{ path: 'open', message: 'the first message of the call must be `open`' }]);
+      return opening(open as Json);
+    };
+
+    async function* clientMessages(it: AsyncIterator<ProtoMessage>): AsyncGenerator<Message, void, void> {
+      for (;;) {
+        const r = await it.next();
+        if (r.done) return;
+        const json = decode(input, r.value);
+        const key = Object.keys(json).find((k) => clientTypes.has(k));
+        if (key === undefined) throw new StreamError('INVALID_REQUEST', 'a client message has no known event');
+        const type = clientTypes.get(key)!;
+        const m = { type, data: noPayload.has(type) ? null : json[key] };
+        const issues = d.validateClientMessage ? d.validateClientMessage(m) : [];
+        if (issues.length > 0) throw new StreamError('INVALID_REQUEST', issues.map((i) => `${i.path}: ${i.message}`).join('; '));
+        yield m;
+      }
+    }
+
+    const check = (m: unknown, terminal: boolean): Message => {
+      if (typeof m !== 'object' || m === null || typeof (m as Message).type !== 'string')
+        throw new ContractViolation(d.name, `the handler ${terminal ? 'returned' : 'yielded'} ${JSON.stringify(m)}, not a { type, data } message`);
+      const msg = m as Message;
+      if (terminal !== (msg.type === d.terminal))
+        throw new ContractViolation(
+          d.name,
+          terminal
+            ? `the handler returned ${JSON.stringify(msg.type)}; the terminal message is ${JSON.stringify(d.terminal)}`
+            : `the handler yielded the terminal message ${JSON.stringify(d.terminal)}; return it instead`,
+        );
+      if (validateOutput) {
+        const issues = d.validateMessage(msg);
+        if (issues.length > 0)
+          throw new ContractViolation(d.name, `message ${JSON.stringify(msg.type)} breaks the contract: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`);
+      }
+      return msg;
+    };
+
+    /** proto3 JSON text of the response carrying `m`, numbered `seq`. */
+    const encode = (m: Message, seq: number, dropped: number): string => {
+      const json: Json = { seq, [d.wire.events[m.type]!]: noPayload.has(m.type) ? {} : m.data };
+      if (d.wire.dropped !== undefined && dropped > 0) json[d.wire.dropped] = dropped;
+      return JSON.stringify(codec.toProtoJson(output, json));
+    };
+    const heartbeat = () => JSON.stringify({ seq: 0, [d.wire.heartbeat]: {} });
+
+    const errorFor = (error: unknown): StoredError => {
+      if (error instanceof StreamError && d.errors.codes.includes(error.code))
+        return { $error: { code: error.code, message: error.message, retryable: error.retryable } };
+      // Anything else is a bug on the server: reported here, and no detail leaks to the client.
+      report(error, d.name);
+      return { $error: { code: 'INTERNAL', message: 'internal error', retryable: false } };
+    };
+    const raise = (e: StoredError): never => {
+      throw toConnectError(e.$error.code, e.$error.message, e.$error.retryable);
+    };
+
+    const start = (ctx: ConnectContext, args: { params: unknown; request: unknown; resumeFrom: number | undefined; messages: AsyncIterable<Message> }) => {
+      const controller = new AbortController();
+      const stop = () => controller.abort();
+      if (ctx.signal.aborted) stop();
+      else ctx.signal.addEventListener('abort', stop, { once: true });
+      running.add(controller);
+      let source: AsyncIterator<Message, Message | void>;
+      try {
+        source = handler({ ...args, signal: controller.signal, headers: ctx.requestHeader }) as AsyncIterator<Message, Message | void>;
+        if (typeof source?.next !== 'function') throw new ContractViolation(d.name, 'the handler did not return an async iterator');
+      } catch (error) {
+        source = { next: () => Promise.reject(error) };
+      }
+      const done = () => {
+        ctx.signal.removeEventListener('abort', stop);
+        running.delete(controller);
+      };
+      return { controller, source, done };
+    };
+
+    /** Server-streaming and bidirectional: a stream of responses. */
+    async function* serve(ctx: ConnectContext, open: ReturnType<typeof opening>, messages: AsyncIterable<Message>): AsyncGenerator<ProtoMessage> {
+      if (closed) throw new ConnectError('the server is shutting down', Code.Unavailable);
+      let instance: StreamInstance;
+      let replay: string[] = [];
+      if (open.token !== undefined) {
+        const at = parseFrameId(open.token);
+        const known = at && registry.get(at.streamId);
+        if (!at || !known || known.stream !== d.name) return raise({ $error: { code: 'RESUME_EXPIRED', message: `stream position ${open.token} is not retained`, retryable: false } });
+        const missed = known.replay.after(at.seq);
+        if (!missed) return raise({ $error: { code: 'RESUME_EXPIRED', message: `stream position ${open.token} is no longer retained`, retryable: false } });
+        // The earlier call may be half-open and still running; this one takes over.
+        known.live?.abort();
+        instance = known;
+        replay = missed;
+      } else {
+        const streamId = newStreamId();
+        instance = d.resume
+          ? registry.create(streamId, d.name, d.resume)
+          : { streamId, stream: d.name, replay: createReplayBuffer({ messages: 0 }), ended: false, live: undefined };
+      }
+      ctx.responseHeader.set(STREAM_ID_HEADER, instance.streamId);
+      for (const line of replay) {
+        if (line.startsWith('{"$error"')) return raise(JSON.parse(line) as StoredError);
+        yield fromJsonString(output, line);
+      }
+      if (instance.ended) return;
+
+      const run = start(ctx, { params: open.params, request: open.request, resumeFrom: open.token !== undefined ? instance.replay.lastSeq : undefined, messages });
+      instance.live = run.controller;
+      // Chunks the pump wrote and Connect has not taken yet: at most one (the sink says full).
+      const chunks: string[] = [];
+      let wake: (() => void) | undefined;
+      let drained: (() => void) | undefined;
+      const poke = () => {
+        const w = wake;
+        wake = undefined;
+        w?.();
+      };
+      const frame = (m: Message, dropped: number) => {
+        const line = encode(check(m, false), instance.replay.lastSeq + 1, dropped);
+        instance.replay.append(line);
+        return `${line}\n`;
+      };
+      let end: PumpEnd | undefined;
+      const pumped = pump(
+        run.source,
+        {
+          write(chunk) {
+            chunks.push(chunk);
+            registry.touch(instance);
+            poke();
+            return false;
+          },
+          drained: () => new Promise<void>((r) => (chunks.length === 0 || end ? r() : (drained = r))),
+        },
+        {
+          // Credit over gRPC is HTTP/2's own: the stream window is the client's grant.
+          backpressure: { ...d.backpressure, kind: d.backpressure.kind === 'credit' ? 'pull' : d.backpressure.kind },
+          signal: run.controller.signal,
+          encode: frame,
+          onError: (e) => report(e, d.name),
+        },
+      ).then((e) => {
+        end = e;
+        drained?.();
+        poke();
+      });
+
+      const intervalMs = Math.max(1, d.heartbeatMs);
+      try {
+        for (;;) {
+          if (chunks.length > 0) {
+            const chunk = chunks.shift()!;
+            const r = drained;
+            drained = undefined;
+            r?.();
+            for (const line of chunk.split('\n')) if (line) yield fromJsonString(output, line);
+            continue;
+          }
+          if (end) break;
+          // A heartbeat once the call has been quiet for a whole interval.
+          let timer: ReturnType<typeof setTimeout> | undefined;
+          const beat = await new Promise<boolean>((resolve) => {
+            wake = () => resolve(false);
+            timer = setTimeout(() => resolve(true), intervalMs);
+          });
+          clearTimeout(timer);
+          wake = undefined;
+          if (beat && chunks.length === 0 && !end) yield fromJsonString(output, heartbeat());
+        }
+        await pumped;
+        const e = end!;
+        if (e.kind === 'aborted') {
+          if (ctx.signal.aborted) return;
+          throw new ConnectError('the call was taken over by a resumed call, or the server closed', Code.Aborted);
+        }
+        let last: string;
+        if (e.kind === 'done') {
+          try {
+            last = encode(check(e.value ?? { type: d.terminal, data: null }, true), instance.replay.lastSeq + 1, e.dropped);
+          } catch (error) {
+            last = JSON.stringify(errorFor(error));
+          }
+        } else last = JSON.stringify(errorFor(e.error));
+        instance.replay.append(last);
+        instance.ended = true;
+        if (last.startsWith('{"$error"')) return raise(JSON.parse(last) as StoredError);
+        yield fromJsonString(output, last);
+      } finally {
+        // Connect calls return() when the client cancels: the pump must stop pulling the handler.
+        run.controller.abort();
+        run.done();
+        if (instance.live === run.controller) instance.live = undefined;
+        registry.touch(instance);
+      }
+    }
+
+    /** Client-streaming: one response, the terminal message. */
+    async function collect(ctx: ConnectContext, open: ReturnType<typeof opening>, messages: AsyncIterable<Message>): Promise<ProtoMessage> {
+      if (closed) throw new ConnectError('the server is shutting down', Code.Unavailable);
+      ctx.responseHeader.set(STREAM_ID_HEADER, newStreamId());
+      const run = start(ctx, { params: open.params, request: open.request, resumeFrom: undefined, messages });
+      try {
+        let r: IteratorResult<Message, Message | void>;
+        try {
+          r = await run.source.next();
+          if (!r.done) throw new ContractViolation(d.name, 'a client-to-server handler yields nothing: it returns the terminal message');
+          return fromJsonString(output, encode(check(r.value ?? { type: d.terminal, data: null }, true), 1, 0));
+        } catch (error) {
+          if (run.controller.signal.aborted && !(error instanceof StreamError)) throw new ConnectError('cancelled', Code.Canceled);
+          return raise(errorFor(error));
+        }
+      } finally {
+        run.controller.abort();
+        run.done();
+        void Promise.resolve()
+          .then(() => run.source.return?.())
+          .catch((e: unknown) => report(e, d.name));
+      }
+    }
+
+    const fromOpen = (req: ProtoMessage) => opening(decode(openDesc, req, true));
+    const impl = (m: DescMethod) => {
+      switch (m.methodKind) {
+        case 'server_streaming':
+          return async function* (req: ProtoMessage, ctx: ConnectContext) {
+            yield* serve(ctx, fromOpen(req), emptyMessages());
+          };
+        case 'bidi_streaming':
+          return async function* (reqs: AsyncIterable<ProtoMessage>, ctx: ConnectContext) {
+            const it = reqs[Symbol.asyncIterator]();
+            yield* serve(ctx, await firstOpen(it), clientMessages(it));
+          };
+        case 'client_streaming':
+          return async (reqs: AsyncIterable<ProtoMessage>, ctx: ConnectContext) => {
+            const it = reqs[Symbol.asyncIterator]();
+            return collect(ctx, await firstOpen(it), clientMessages(it));
+          };
+        default:
+          throw new Error(`internal: rpc ${m.name} is unary`);
+      }
+    };
+    return { method, impl: impl(method) };
+  };
+
+  const bound = routes.map(([d, h]) => bind(d, h));
+  const register = (router: ConnectRouter) => {
+    for (const b of bound) router.rpc(b.method, b.impl as never);
+  };
+  return {
+    routes: register,
+    node: connectNodeAdapter({ routes: register }),
+    close() {
+      closed = true;
+      for (const c of running) c.abort();
+      running.clear();
+      registry.clear();
+    },
+  };
+}
+
+async function* emptyMessages(): AsyncGenerator<Message, void, void> {}
+
+/**
+ * One cleartext port for every Connect protocol: HTTP/1.1 (Connect, gRPC-web: what browsers
+ * and curl use) and h2c (gRPC). Node's `http2.createServer({ allowHTTP1: true })` falls back
+ * to HTTP/1.1 only over TLS (ALPN), so the first bytes of each connection pick the server:
+ * the HTTP/2 preface (`PRI * HTTP/2.0`) goes to HTTP/2, anything else to HTTP/1.1. Both
+ * servers read what was peeked. For TLS, use `http2.createSecureServer({ allowHTTP1: true }, handler)`.
+ */
+export function createH2cServer(handler: GrpcRouter['node']): Server {
+  const h1 = createHttp1Server(handler as Parameters<typeof createHttp1Server>[1]);
+  const h2 = createHttp2Server(handler as Parameters<typeof createHttp2Server>[1]);
+  const server = createNetServer((socket) => {
+    socket.once('data', (head: Buffer) => {
+      socket.pause();
+      socket.unshift(head);
+      (head.toString('latin1', 0, 3) === 'PRI' ? h2 : h1).emit('connection', socket);
+      process.nextTick(() => socket.resume());
+    });
+    socket.on('error', () => socket.destroy());
+  });
+  // close() stops accepting, then ends idle connections so it can finish: HTTP/2 sessions get
+  // GOAWAY once their calls are done, idle HTTP/1.1 keep-alive sockets are closed.
+  const sessions = new Set<import('node:http2').ServerHttp2Session>();
+  h2.on('session', (s) => {
+    sessions.add(s);
+    s.on('close', () => sessions.delete(s));
+  });
+  const close = server.close.bind(server);
+  server.close = (cb?: (err?: Error) => void) => {
+    close(cb);
+    for (const s of sessions) s.close();
+    h1.closeIdleConnections();
+    return server;
+  };
+  return server;
+}

@@ -5,12 +5,13 @@ import { existsSync, mkdirSync, watch as fsWatch, writeFileSync, type FSWatcher 
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { check, ERROR_FORMATS, formatDiagnostics, generate, githubCommand, lint, planJobs, type ErrorFormat, type Plan } from './generator/api.ts';
+import { check, convert, ERROR_FORMATS, formatDiagnostics, generate, githubCommand, lint, planJobs, type ErrorFormat, type Plan } from './generator/api.ts';
 import { CONFIG_FILE, starterConfig, type Job } from './generator/config.ts';
 import { formatJson, hasErrors, type Diagnostic } from './generator/diagnostics.ts';
 import type { GenerateResult } from './generator/generate.ts';
 import { TRANSPORTS, type Transport } from './generator/ir/types.ts';
 import { MockContractError, MockTransportError, MOCK_DEFAULTS, startMock } from './generator/mock.ts';
+import { withLintDefaults } from './generator/pipeline.ts';
 import { starterContract } from './generator/starter.ts';
 import { badPackageName } from './generator/targets/sdk.ts';
 
@@ -28,6 +29,7 @@ Usage:
   streamspec lint [spec] [--transport T] [--error-format F]
   streamspec watch [spec] [--transport T] [--out DIR]
   streamspec mock <spec> [--transport sse|ndjson] [--port P] [--count N] [--interval MS]
+  streamspec convert <asyncapi> [--out FILE] [--assume-defaults] [--error-format F]
   streamspec init [FILE]
   streamspec <command> --help
 
@@ -35,6 +37,8 @@ With no spec, generate, check, lint and watch run over every contract in ${CONFI
 it exists (check falls back to spec/*.yaml).
 Transports: ${TRANSPORTS.join(', ')}.
 Error formats (F): ${ERROR_FORMATS.join(', ')}.
+A spec may be an AsyncAPI 3.0 or 2.x document; with --assume-defaults (generate, check, lint,
+watch, mock, convert), what its x-streamspec extensions leave out takes the documented defaults.
 Exit codes: 0 ok, 1 diagnostics or stale output, 2 usage.
 `;
 
@@ -91,6 +95,18 @@ Options:
   --count N      messages per stream before the terminal message (default ${MOCK_DEFAULTS.count})
   --interval MS  pause between messages in ms (default ${MOCK_DEFAULTS.interval}); a sampled stream waits at least its interval
 `,
+  convert: `Usage: streamspec convert <asyncapi> [--out FILE] [--assume-defaults] [--error-format F]
+
+Writes the StreamSpec contract an AsyncAPI 3.0 or 2.x document maps onto, to FILE or stdout,
+so a team can move over: the same contract generate builds from the AsyncAPI document, so it
+lints clean and generates the same code. Nothing is written when the document has errors.
+
+Options:
+  --out FILE          write the contract here instead of printing it (folders are created)
+  --assume-defaults   where x-streamspec is silent, write the documented defaults (each reported
+                      as a warning, SS410) instead of failing with one error per missing field
+  --error-format F    diagnostics as text (default, on stderr), json or github-actions (on stdout)
+`,
   init: `Usage: streamspec init [FILE]
 
 Writes a starter contract to FILE (default spec/service.yaml), and a starter ${CONFIG_FILE}
@@ -126,20 +142,27 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     return 0;
   }
   try {
-    switch (command) {
-      case 'generate':
-        return await runGenerate(args, io);
-      case 'check':
-        return await runCheck(args, io);
-      case 'lint':
-        return runLint(args, io);
-      case 'watch':
-        return await runWatch(args, io);
-      case 'mock':
-        return await runMock(args, io);
-      case 'init':
-        return runInit(args, io);
-    }
+    // Every contract read under this command, however deep, sees --assume-defaults.
+    const status = await withLintDefaults({ assumeDefaults: args.values['assume-defaults'] === true }, async () => {
+      switch (command) {
+        case 'generate':
+          return await runGenerate(args, io);
+        case 'check':
+          return await runCheck(args, io);
+        case 'lint':
+          return runLint(args, io);
+        case 'watch':
+          return await runWatch(args, io);
+        case 'mock':
+          return await runMock(args, io);
+        case 'convert':
+          return runConvert(args, io);
+        case 'init':
+          return runInit(args, io);
+      }
+      return undefined;
+    });
+    if (status !== undefined) return status;
   } catch (e) {
     if (e instanceof UsageError) {
       io.err(`streamspec ${command}: ${e.message}\n\n${HELP[command]}`);
@@ -160,6 +183,10 @@ const MOCK_OPTIONS = {
 // Likewise --sdk belongs to generate alone.
 const GENERATE_OPTIONS = { sdk: { type: 'string' } } as const;
 
+// For AsyncAPI input, in every command that reads a contract.
+const ASSUME_OPTIONS = { 'assume-defaults': { type: 'boolean' } } as const;
+const ASSUMING = new Set(['generate', 'check', 'lint', 'watch', 'mock', 'convert']);
+
 function parse(argv: readonly string[], command?: string) {
   return parseArgs({
     args: [...argv],
@@ -173,6 +200,7 @@ function parse(argv: readonly string[], command?: string) {
       'error-format': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
       ...(command === 'mock' ? MOCK_OPTIONS : ({} as Partial<typeof MOCK_OPTIONS>)),
+      ...(command !== undefined && ASSUMING.has(command) ? ASSUME_OPTIONS : ({} as Partial<typeof ASSUME_OPTIONS>)),
     },
   });
 }
@@ -456,6 +484,35 @@ async function runMock(args: Args, io: Io): Promise<number> {
     process.on('SIGTERM', stop);
   });
   await mock.close();
+  return 0;
+}
+
+function runConvert(args: Args, io: Io): number {
+  const [spec, ...more] = args.positionals;
+  if (!spec || more.length) throw new UsageError('name exactly one AsyncAPI document, for example: streamspec convert asyncapi.yaml --out spec/service.yaml.');
+  if (args.values.transport !== undefined) throw new UsageError('convert takes no --transport; set x-streamspec.transport at the AsyncAPI document root.');
+  const format = formatOf(args);
+  const out = args.values.out;
+  const r = convert({ spec, cwd: io.cwd, ...(out !== undefined ? { out } : {}), assumeDefaults: args.values['assume-defaults'] === true });
+  // JSON diagnostics and a contract on stdout would make neither readable; the contract keeps stdout.
+  printDiagnostics(format === 'json' && out === undefined ? { ...io, out: io.err } : io, r.diagnostics, r.sources, format);
+  if (!r.asyncapi && r.ok === false && !hasErrors(r.diagnostics)) {
+    io.err(`${spec} is a StreamSpec contract already (it has no asyncapi field); there is nothing to convert.\n`);
+    return 1;
+  }
+  if (!r.text) {
+    const hint = r.diagnostics.some((d) => ['SS406', 'SS407', 'SS408'].includes(d.code)) ? ' Add the x-streamspec fields named above, or run with --assume-defaults.' : '';
+    io.err(`${spec}: not converted (${summary(r.diagnostics)}).${hint}\n`);
+    return 1;
+  }
+  if (out === undefined) {
+    io.out(r.text);
+    return 0;
+  }
+  const abs = resolve(io.cwd, out);
+  mkdirSync(dirname(abs), { recursive: true });
+  writeFileSync(abs, r.text);
+  io.err(`${spec} -> ${out}; next: streamspec generate ${out}\n`);
   return 0;
 }
 

@@ -2,12 +2,14 @@
 // Nothing here calls process.exit or prints, unless a `log` function is passed in.
 
 import { existsSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { loadConfig, jobsOf, type Job, type LoadConfigResult } from './config.ts';
 import { formatJson, formatText, hasErrors, sortDiagnostics, type Diagnostic } from './diagnostics.ts';
 import { checkStale, generate as runGenerate, type GenerateOptions, type GenerateResult } from './generate.ts';
 import type { Transport } from './ir/types.ts';
-import { lintSpec, type LintResult } from './pipeline.ts';
+import { contractYaml } from './load/asyncapi/convert.ts';
+import { lintSpec, withLintDefaults, type LintResult } from './pipeline.ts';
 
 export { loadConfig, jobsOf, CONFIG_FILE, type Config, type ConfigContract, type Job, type LoadConfigResult } from './config.ts';
 export type { Diagnostic, Severity, Code } from './diagnostics.ts';
@@ -24,17 +26,27 @@ interface Logging {
   readonly errorFormat?: ErrorFormat;
 }
 
-export interface GenerateApiOptions extends GenerateOptions, Logging {}
+/** For AsyncAPI input: apply the documented defaults (each a warning, SS410) where x-streamspec is silent. */
+interface AssumeDefaults {
+  readonly assumeDefaults?: boolean;
+}
+
+/** Runs `fn` with assumeDefaults when it is given; else under whatever scope the caller set. */
+function assuming<T>(assumeDefaults: boolean | undefined, fn: () => T): T {
+  return assumeDefaults === undefined ? fn() : withLintDefaults({ assumeDefaults }, fn);
+}
+
+export interface GenerateApiOptions extends GenerateOptions, Logging, AssumeDefaults {}
 
 /** Checks a contract and writes its output (or, with dryRun, only renders it). */
 export async function generate(opts: GenerateApiOptions): Promise<GenerateResult> {
-  const { log, errorFormat, ...engine } = opts;
-  const result = await runGenerate(engine);
+  const { log, errorFormat, assumeDefaults, ...engine } = opts;
+  const result = await assuming(assumeDefaults, () => runGenerate(engine));
   emit({ log, errorFormat }, result.diagnostics, result.sources);
   return result;
 }
 
-export interface LintApiOptions extends Logging {
+export interface LintApiOptions extends Logging, AssumeDefaults {
   readonly spec: string;
   readonly transport?: Transport;
   readonly cwd?: string;
@@ -42,7 +54,11 @@ export interface LintApiOptions extends Logging {
 
 /** Checks a contract without rendering anything. `ok` is false when there is an error. */
 export function lint(opts: LintApiOptions): LintResult & { readonly ok: boolean } {
-  const r = lintSpec(opts.spec, { ...(opts.transport ? { transport: opts.transport } : {}), ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}) });
+  const r = lintSpec(opts.spec, {
+    ...(opts.transport ? { transport: opts.transport } : {}),
+    ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}),
+    ...(opts.assumeDefaults !== undefined ? { assumeDefaults: opts.assumeDefaults } : {}),
+  });
   emit(opts, r.diagnostics, r.sources);
   return { ...r, ok: !hasErrors(r.diagnostics) };
 }
@@ -69,7 +85,7 @@ export interface CheckResult {
   readonly contracts: readonly CheckedContract[];
 }
 
-export interface CheckApiOptions extends Logging {
+export interface CheckApiOptions extends Logging, AssumeDefaults {
   readonly cwd?: string;
   /** Contracts to check, each with its own transport into generated/<name>; default: the config, else spec/*.yaml. */
   readonly specs?: readonly string[];
@@ -83,7 +99,7 @@ export async function check(opts: CheckApiOptions = {}): Promise<CheckResult> {
   const sources = new Map(plan.sources);
   const contracts: CheckedContract[] = [];
   for (const job of plan.jobs) {
-    const { result, stale, missing, extra, sdkUnbumped } = await checkStale({ ...job, cwd });
+    const { result, stale, missing, extra, sdkUnbumped } = await assuming(opts.assumeDefaults, () => checkStale({ ...job, cwd }));
     diagnostics.push(...result.diagnostics);
     for (const [k, v] of result.sources) sources.set(k, v);
     const ok = result.ok && stale.length + missing.length + extra.length === 0 && !sdkUnbumped;
@@ -91,6 +107,39 @@ export async function check(opts: CheckApiOptions = {}): Promise<CheckResult> {
   }
   emit(opts, diagnostics, sources);
   return { ok: !hasErrors(plan.diagnostics) && contracts.every((c) => c.ok), diagnostics, sources, contracts };
+}
+
+export interface ConvertApiOptions extends Logging, AssumeDefaults {
+  /** The AsyncAPI document. */
+  readonly spec: string;
+  readonly cwd?: string;
+  /** Where the result will be written, relative to cwd; only used to point its $schema line. Default: cwd. */
+  readonly out?: string;
+}
+
+export interface ConvertResult extends LintResult {
+  /** False when the document has errors, or is not an AsyncAPI document. */
+  readonly ok: boolean;
+  /** False when the spec is a StreamSpec contract already (there is nothing to convert). */
+  readonly asyncapi: boolean;
+  /** The StreamSpec contract, as YAML; undefined unless ok. */
+  readonly text: string | undefined;
+}
+
+/**
+ * The StreamSpec contract an AsyncAPI document maps onto, as YAML text. It is exactly what
+ * `generate` builds from, so the file lints clean and generates the same code (save the spec
+ * name and hash in the generated headers). Nothing is written.
+ */
+export function convert(opts: ConvertApiOptions): ConvertResult {
+  const r = lint(opts);
+  const asyncapi = r.asyncapi === true;
+  if (!r.ok || r.converted === undefined) return { ...r, ok: false, asyncapi, text: undefined };
+  const cwd = opts.cwd ?? process.cwd();
+  const schema = fileURLToPath(new URL('../spec/streamspec.schema.json', import.meta.url));
+  const from = opts.out === undefined ? cwd : dirname(resolve(cwd, opts.out));
+  const schemaRef = relative(from, schema).split('\\').join('/');
+  return { ...r, ok: true, asyncapi: true, text: contractYaml(r.converted, { schemaRef, source: opts.spec }) };
 }
 
 export interface Plan {

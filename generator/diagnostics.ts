@@ -48,6 +48,23 @@ export const CODES = {
   SS304: { severity: 'error', title: 'gRPC client or bidirectional streaming to a browser' },
   SS305: { severity: 'warning', title: 'WebSocket for a one-way stream' },
   SS306: { severity: 'warning', title: 'the resume strategy is not native to the transport' },
+  // SS4xx: AsyncAPI input (what an AsyncAPI document cannot say, or says in a way streamspec cannot carry)
+  SS401: { severity: 'error', title: 'the x-streamspec extension is malformed' },
+  SS402: { severity: 'error', title: 'unsupported AsyncAPI version' },
+  SS403: { severity: 'error', title: 'an AsyncAPI field has a shape the mapping cannot read' },
+  SS404: { severity: 'error', title: 'the AsyncAPI document has no operation to make a stream of' },
+  SS405: { severity: 'warning', title: 'an AsyncAPI channel with no operation is not a stream' },
+  SS406: { severity: 'error', title: 'no consumer: x-streamspec.consumer is missing' },
+  SS407: { severity: 'error', title: 'no backpressure: x-streamspec.backpressure is missing' },
+  SS408: { severity: 'error', title: 'no termination: x-streamspec.termination is missing' },
+  SS409: { severity: 'error', title: 'an AsyncAPI stream has no messages' },
+  SS410: { severity: 'warning', title: 'a documented default was assumed (--assume-defaults)' },
+  SS411: { severity: 'error', title: 'a payload schema format other than JSON Schema' },
+  SS412: { severity: 'warning', title: 'message headers are not carried' },
+  SS413: { severity: 'warning', title: 'no server speaks a streamspec transport; one was chosen' },
+  SS414: { severity: 'error', title: 'x-streamspec values disagree for one stream' },
+  SS415: { severity: 'error', title: 'two different messages share a name in one stream' },
+  SS416: { severity: 'warning', title: 'the servers of a channel disagree on the base path' },
 } as const satisfies Record<string, CodeInfo>;
 
 export type Code = keyof typeof CODES;

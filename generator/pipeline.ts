@@ -1,6 +1,9 @@
 // spec file --load--> document + positions --validate--> diagnostics --build--> IR --bind--> bound IR.
-// Stops at the first stage that reports an error: later stages would only repeat it.
+// Stops at the first stage that reports an error: later stages would only repeat it. An AsyncAPI
+// document (detected by its `asyncapi` field) is first mapped onto a StreamSpec one whose
+// positions point back into the AsyncAPI files; every later stage runs on that unchanged.
 
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -11,12 +14,31 @@ import { hasErrors, sortDiagnostics, type Diagnostic } from './diagnostics.ts';
 import { bind, type BoundContract } from './ir/bind.ts';
 import { buildContract } from './ir/build.ts';
 import type { Contract, Transport } from './ir/types.ts';
+import { fromAsyncApi, isAsyncApi } from './load/asyncapi/adapter.ts';
 import { loadContract } from './load/load.ts';
+import type { YamlFile } from './load/types.ts';
 
 export interface LintOptions {
   /** Overrides the contract's own `transport`. */
   readonly transport?: Transport;
   readonly cwd?: string;
+  /**
+   * AsyncAPI input: fill what x-streamspec leaves out with the documented defaults, each a
+   * warning (SS410), instead of an error per missing primitive. Default: the enclosing
+   * `withLintDefaults` scope's, else false.
+   */
+  readonly assumeDefaults?: boolean;
+}
+
+const scope = new AsyncLocalStorage<{ readonly assumeDefaults: boolean }>();
+
+/**
+ * Runs `fn` with lint options that every `lintSpec` inside it (however deep: generate, check,
+ * mock) uses unless it is given its own. This lets the CLI's --assume-defaults reach the engine
+ * through modules whose options do not carry it.
+ */
+export function withLintDefaults<T>(defaults: { readonly assumeDefaults: boolean }, fn: () => T): T {
+  return scope.run(defaults, fn);
 }
 
 export interface LintResult {
@@ -27,27 +49,47 @@ export interface LintResult {
   readonly sources: ReadonlyMap<string, string>;
   /** Every file the contract was read from (the spec and what it `$ref`s): what `watch` watches. */
   readonly files: readonly string[];
+  /** True when the spec is an AsyncAPI document (it has an `asyncapi` field). */
+  readonly asyncapi?: boolean;
+  /** For AsyncAPI input without errors, the StreamSpec document it was mapped onto (what `convert` writes). */
+  readonly converted?: unknown;
 }
 
 export function lintSpec(spec: string, opts: LintOptions = {}): LintResult {
   const loaded = loadContract(spec, opts.cwd !== undefined ? { cwd: opts.cwd } : {});
   const sources = new Map([...loaded.files].map(([name, f]) => [name, f.text]));
   const files = [...loaded.files.keys()];
+  let converted: YamlFile | undefined;
+  let asyncapi = false;
   const done = (diagnostics: Diagnostic[], contract?: Contract, bound?: BoundContract): LintResult => ({
     contract,
     bound,
     diagnostics: sortDiagnostics(diagnostics),
     sources,
     files,
+    ...(asyncapi ? { asyncapi } : {}),
+    ...(converted ? { converted: converted.value } : {}),
   });
 
-  const root = loaded.root;
-  if (!root) return done(loaded.diagnostics);
-  const diagnostics = [...loaded.diagnostics, ...checkShape(root, loaded.files)];
+  if (!loaded.root) return done(loaded.diagnostics);
+  let root = loaded.root;
+  let contractFiles = loaded.files;
+  const diagnostics = [...loaded.diagnostics];
+  if (isAsyncApi(root.value)) {
+    asyncapi = true;
+    const assumeDefaults = opts.assumeDefaults ?? scope.getStore()?.assumeDefaults ?? false;
+    const adapted = fromAsyncApi(root, loaded.files, { assumeDefaults });
+    diagnostics.push(...adapted.diagnostics);
+    if (!adapted.document || hasErrors(diagnostics)) return done(diagnostics);
+    // The mapped document is self-contained: every schema it uses is in its components.
+    converted = root = adapted.document;
+    contractFiles = new Map([[root.file, root]]);
+  }
+  diagnostics.push(...checkShape(root, contractFiles));
   if (hasErrors(diagnostics)) return done(diagnostics);
 
   const hash = createHash('sha256').update(readBytes(spec, opts.cwd, root.text)).digest('hex');
-  const built = buildContract({ root, files: loaded.files, hash });
+  const built = buildContract({ root, files: contractFiles, hash });
   diagnostics.push(...built.diagnostics);
   if (!built.contract || hasErrors(diagnostics)) return done(diagnostics);
 

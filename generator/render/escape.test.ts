@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
-import { jsDoc, lineComment, markdownText, protoComment, protoIdent, protoString, tsIdent, tsPropKey, tsString } from './escape.ts';
+import { jsDoc, lineComment, markdownText, protoComment, protoIdent, protoString, tsIdent, tsPropKey, tsString, tsValue } from './escape.ts';
 
 // Inputs every escaper must survive (STYLE.md 4), with their expected output per helper below.
 const Q = '"';
@@ -249,5 +249,23 @@ describe('markdownText', () => {
     ['template text is inert', { given: '${x} {{y}}', want: '$\\{x\\} \\{\\{y\\}\\}' }],
   ])('%s', (_name, { given, want }) => {
     expect(markdownText(given)).toBe(want);
+  });
+});
+
+describe('tsValue', () => {
+  // Evaluated, not compared as text: the expression must give back exactly the value. Values come
+  // from JSON.parse, as example data does, so `__proto__` is an own key.
+  it.each([
+    ['scalars', { given: '[null, true, 0, -1.5, "a"]' }],
+    ['hostile strings', { given: '{"s": "*/ ${x} ` \\" \u0027 \\\\ \u2028 \u2029 \\n"}' }],
+    ['hostile keys', { given: '{"a b": 1, "\u0027": 2, "__proto__": {"x": 1}, "constructor": 3, "": 4}' }],
+    ['nesting', { given: '{"a": [{"b": [[]]}, {}], "c": {"d": null}}' }],
+  ])('%s', (_name, { given }) => {
+    const value: unknown = JSON.parse(given);
+    const js = ts.transpileModule(`export default (${tsValue(value)});`, { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022 } }).outputText;
+    const mod: { exports: { default?: unknown } } = { exports: {} };
+    new Function('exports', 'module', js)(mod.exports, mod);
+    expect(mod.exports.default).toStrictEqual(value);
+    expect(JSON.stringify(mod.exports.default)).toBe(JSON.stringify(value));
   });
 });

@@ -40,6 +40,23 @@ export function tsPropKey(key: string): string {
   return /^[A-Za-z_$][A-Za-z0-9_$]*$/.test(key) ? key : tsString(key);
 }
 
+/**
+ * A JSON value (example data from the contract) as a TS expression: strings through `tsString`,
+ * keys through `tsPropKey`, so no value can break out of the literal.
+ */
+export function tsValue(value: unknown): string {
+  if (value === null || typeof value === 'boolean') return String(value);
+  if (typeof value === 'number') return Number.isFinite(value) ? (Object.is(value, -0) ? '-0' : String(value)) : 'null';
+  if (typeof value === 'string') return tsString(value);
+  if (Array.isArray(value)) return `[${value.map(tsValue).join(', ')}]`;
+  if (typeof value === 'object')
+    return `{ ${Object.entries(value)
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]) => `${tsPropKey(k)}: ${tsValue(v)}`)
+      .join(', ')} }`;
+  throw new Error(`internal: not a JSON value: ${typeof value}`);
+}
+
 /** Text inside a `/** ... *\/` block: `*\/` cannot close it, line breaks continue it with ` * `. */
 export function jsDoc(text: string): string {
   return text

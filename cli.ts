@@ -28,7 +28,7 @@ Usage:
   streamspec check [spec...] [--error-format F]
   streamspec lint [spec] [--transport T] [--error-format F]
   streamspec watch [spec] [--transport T] [--out DIR]
-  streamspec mock <spec> [--transport sse|ndjson] [--port P] [--count N] [--interval MS]
+  streamspec mock <spec> [--transport sse|ndjson|websocket] [--port P] [--count N] [--interval MS] [--conformance-control]
   streamspec convert <asyncapi> [--out FILE] [--assume-defaults] [--error-format F]
   streamspec init [FILE]
   streamspec <command> --help
@@ -80,7 +80,7 @@ watches every contract of ${CONFIG_FILE} and regenerates only those whose files 
 them when ${CONFIG_FILE} itself changes). Each run prints its time. Diagnostics are printed and
 watching goes on after a bad edit. Stop with Ctrl-C.
 `,
-  mock: `Usage: streamspec mock <spec> [--transport sse|ndjson] [--port P] [--count N] [--interval MS]
+  mock: `Usage: streamspec mock <spec> [--transport sse|ndjson|websocket] [--port P] [--count N] [--interval MS] [--conformance-control]
 
 Serves every stream of a contract on 127.0.0.1 with schema-valid example messages (from the
 schemas' examples and defaults, else made to fit), cycling through the message types, then the
@@ -90,10 +90,13 @@ generated server. The first line on stdout is "listening on http://127.0.0.1:POR
 line per stream. Stop with Ctrl-C.
 
 Options:
-  --transport T  sse | ndjson (default: the contract's own transport)
+  --transport T  sse | ndjson | websocket (default: the contract's own transport)
   --port P       port to listen on; 0 picks a free one (default ${MOCK_DEFAULTS.port})
   --count N      messages per stream before the terminal message (default ${MOCK_DEFAULTS.count})
   --interval MS  pause between messages in ms (default ${MOCK_DEFAULTS.interval}); a sampled stream waits at least its interval
+  --conformance-control
+                 serve the conformance control endpoint (sse, ndjson), so the generated conformance
+                 suites can check backpressure and abandoned consumers too
 `,
   convert: `Usage: streamspec convert <asyncapi> [--out FILE] [--assume-defaults] [--error-format F]
 
@@ -178,6 +181,7 @@ const MOCK_OPTIONS = {
   port: { type: 'string' },
   count: { type: 'string' },
   interval: { type: 'string' },
+  'conformance-control': { type: 'boolean' },
 } as const;
 
 // Likewise --sdk belongs to generate alone.
@@ -455,7 +459,7 @@ async function runMock(args: Args, io: Io): Promise<number> {
   const interval = wholeNumber(opt('interval'), 'interval', 0, 3_600_000, MOCK_DEFAULTS.interval);
   let mock: Awaited<ReturnType<typeof startMock>>;
   try {
-    mock = await startMock({ spec, cwd: io.cwd, port, count, interval, ...(transport ? { transport } : {}) });
+    mock = await startMock({ spec, cwd: io.cwd, port, count, interval, conformanceControl: args.values['conformance-control'] === true, ...(transport ? { transport } : {}) });
   } catch (e) {
     if (e instanceof MockTransportError) throw new UsageError(`${e.message}.`);
     if (e instanceof MockContractError) {

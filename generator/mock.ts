@@ -40,6 +40,8 @@ export interface MockOptions {
   readonly cwd?: string;
   /** Where handler and router errors go; default console.error. */
   readonly onError?: RouterOptions['onError'];
+  /** Serve the conformance control endpoint (HTTP transports), so every conformance check can run. */
+  readonly conformanceControl?: boolean;
 }
 
 export interface MockRoute {
@@ -170,7 +172,10 @@ export async function startMock(opts: MockOptions): Promise<MockServer> {
       };
     }
 
-    const created = serverModule.createRouter(handlers, opts.onError ? { onError: opts.onError } : {});
+    const created = serverModule.createRouter(handlers, {
+      ...(opts.onError ? { onError: opts.onError } : {}),
+      ...(opts.conformanceControl ? { conformanceControl: true } : {}),
+    });
     let listener: RequestListener;
     if (transport === 'websocket') {
       router = { kind: 'websocket', router: created as WebSocketRouter };

@@ -84,6 +84,6 @@ describe('streamspec mock', () => {
   it('--help says how', () => {
     const r = cli(['mock', '--help'], ROOT);
     expect(r.status).toBe(0);
-    expect(r.stdout).toMatch(/^Usage: streamspec mock <spec> \[--transport sse\|ndjson\] \[--port P\] \[--count N\] \[--interval MS\]/);
+    expect(r.stdout).toMatch(/^Usage: streamspec mock <spec> \[--transport sse\|ndjson\|websocket\] \[--port P\] \[--count N\] \[--interval MS\] \[--conformance-control\]/);
   });
 });

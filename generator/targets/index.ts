@@ -6,6 +6,7 @@ import type { BoundContract } from '../ir/bind.ts';
 import { header } from '../render/header.ts';
 import { buildProtoModel, parseProtoLock, printProtoLock } from '../schema/proto.ts';
 import type { Transport } from '../ir/types.ts';
+import { conformanceTargets } from './conformance.ts';
 import { grpcTargets, GRPC_NOT_YET, GRPC_RUNTIME } from './grpc.ts';
 import { httpView } from './http.ts';
 import { runtimeTargets } from './runtime.ts';
@@ -35,10 +36,11 @@ const RUNTIME_FILES: Readonly<Record<Transport, readonly string[]>> = (() => {
     'stream-pump.ts',
     'http-exchange.ts',
     'http-router.ts',
+    'control.ts',
   ];
   return {
-    sse: [...base, ...httpServer, 'client.ts', 'sse-source.ts'],
-    ndjson: [...base, ...httpServer, 'client.ts', 'ndjson-source.ts'],
+    sse: [...base, ...httpServer, 'client.ts', 'sse-source.ts', 'conformance.ts'],
+    ndjson: [...base, ...httpServer, 'client.ts', 'ndjson-source.ts', 'conformance.ts'],
     websocket: [...base, ...WEBSOCKET_RUNTIME],
     grpc: [...base, ...GRPC_RUNTIME],
   };
@@ -46,8 +48,8 @@ const RUNTIME_FILES: Readonly<Record<Transport, readonly string[]>> = (() => {
 
 /** Artifacts the design promises that this build cannot emit yet, per transport. */
 export const NOT_YET: Readonly<Record<Transport, readonly string[]>> = {
-  sse: ['conformance/'],
-  ndjson: ['conformance/'],
+  sse: [],
+  ndjson: [],
   websocket: WEBSOCKET_NOT_YET,
   grpc: GRPC_NOT_YET,
 };
@@ -76,6 +78,7 @@ export function targetsFor({ bound, previousLock, sdk }: TargetInput): Target[] 
           { kind: 'template', path: 'client.ts', template: 'client/http.ts.hbs', context: httpView(bound, ts), finish: 'ts' } as const,
         ]
       : []),
+    ...conformanceTargets(bound, ts),
     ...(bound.transport === 'websocket' ? websocketTargets(bound, ts) : []),
     ...(bound.transport === 'grpc' ? grpcTargets(bound, ts) : []),
     ...runtimeTargets(RUNTIME_FILES[bound.transport], 'runtime', ts),

@@ -18,6 +18,7 @@ import {
   type StreamShape,
 } from './frames.js';
 import { fetchExchange, nodeExchange, type Exchange } from './http-exchange.js';
+import { createControl } from './control.js';
 import { createInstanceRegistry, lookupResume, openInstance, type StreamInstance } from './instance-registry.js';
 import { NDJSON_HEADERS, ndjsonEncoder } from './ndjson-writer.js';
 import { SSE_HEADERS, sseEncoder } from './sse-writer.js';
@@ -68,6 +69,11 @@ export interface RouterOptions {
   readonly retryMs?: number;
   /** Largest POST body in bytes (default 1 MiB); larger: 413. */
   readonly maxBodyBytes?: number;
+  /**
+   * Default false. Serves the conformance control endpoint (runtime/control.ts) that the generated
+   * conformance suites use to check backpressure and abandoned consumers. For test servers only.
+   */
+  readonly conformanceControl?: boolean;
   /** Clock for retention by time; for tests. */
   readonly now?: () => number;
 }
@@ -163,6 +169,7 @@ export function createHttpRouter(
   const now = options.now ?? Date.now;
   const registry = createInstanceRegistry({ maxInstances: options.maxInstances ?? 10000, now });
   const running = new Set<AbortController>();
+  const control = options.conformanceControl ? createControl() : undefined;
   let closed = false;
 
   const cors = options.cors;
@@ -187,6 +194,8 @@ export function createHttpRouter(
   async function handle(ex: Exchange): Promise<void> {
     if (closed) return fail(ex, 503, 'UNAVAILABLE', 'the server is shutting down');
     const path = ex.url.pathname;
+    const told = ex.method === 'GET' ? control?.answer(path) : undefined;
+    if (told) return ex.reply(told.status, JSON_HEADERS, JSON.stringify(told.body));
     const matches = compiled.map((route) => ({ route, m: route.pattern.exec(path) })).filter((x) => x.m !== null);
     if (matches.length === 0) return fail(ex, 404, 'NOT_FOUND', `no stream at ${path}`);
     const methods = [...new Set(matches.map((x) => x.route.descriptor.method))];
@@ -290,20 +299,23 @@ export function createHttpRouter(
       return chunk;
     };
 
+    const stats = control?.stats(instance.streamId, d.name);
     let end: PumpEnd;
     try {
-      const source = startHandler(d, route.handler, {
+      const started = startHandler(d, route.handler, {
         params,
         request,
         signal: controller.signal,
         resumeFrom: resumed ? instance.replay.lastSeq : undefined,
         headers: ex.headers,
       });
+      const source = stats ? control!.track(started, stats) : started;
       end = await pump(source, counted, {
         backpressure: d.backpressure,
         signal: controller.signal,
         encode: (m, dropped) => frame(check(m, false), dropped),
         onError: (e) => report(e, d.name),
+        ...(stats ? { stats } : {}),
       });
       if (end.kind === 'aborted') return;
       let last: string;

@@ -42,6 +42,8 @@ export interface PumpOptions {
   readonly encode: (message: Message, dropped: number) => string;
   /** Errors from closing the handler's iterator, which nobody else would see. */
   readonly onError?: (error: unknown) => void;
+  /** Counters for the conformance control endpoint (control.ts), updated in place when given. */
+  readonly stats?: { pulled: number; queued: number; maxQueued: number };
 }
 
 export type PumpEnd =
@@ -59,6 +61,12 @@ const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 export function pump(source: AsyncIterator<Message, Message | void>, sink: PumpSink, options: PumpOptions): Promise<PumpEnd> {
   const { backpressure, signal, encode } = options;
   const buffer = Math.max(1, Math.floor(backpressure.buffer));
+  const stats = options.stats;
+  const held = (n: number) => {
+    if (!stats) return;
+    stats.queued = n;
+    if (n > stats.maxQueued) stats.maxQueued = n;
+  };
 
   return new Promise<PumpEnd>((resolve) => {
     let finished = false;
@@ -112,6 +120,7 @@ export function pump(source: AsyncIterator<Message, Message | void>, sink: PumpS
         immediate = undefined;
         const frames = pending;
         pending = [];
+        held(0);
         write(frames);
       };
       for (;;) {
@@ -140,8 +149,10 @@ export function pump(source: AsyncIterator<Message, Message | void>, sink: PumpS
           flush();
           return finish({ kind: 'done', value: r.value, dropped: 0 }, false);
         }
+        if (stats) stats.pulled++;
         try {
           pending.push(encode(r.value, 0));
+          held(pending.length);
         } catch (error) {
           flush();
           return finish({ kind: 'error', error, dropped: 0 }, true);
@@ -164,6 +175,7 @@ export function pump(source: AsyncIterator<Message, Message | void>, sink: PumpS
           // Drops happened before the first queued message goes out: it carries the count.
           if (n > 0) frames.push(encode(queue.shift()!, queue.takeDropped()));
           while (frames.length < n) frames.push(encode(queue.shift()!, 0));
+          held(queue.size);
         } catch (error) {
           // Runs from a timer too, so it ends the pump itself rather than tell the producer loop.
           queue.clear();
@@ -209,6 +221,8 @@ export function pump(source: AsyncIterator<Message, Message | void>, sink: PumpS
           break;
         }
         queue.push(r.value);
+        if (stats) stats.pulled++;
+        held(queue.size);
         kick();
         if (queue.size >= queue.capacity || ++sincePause >= MAX_SYNC_MESSAGES) {
           sincePause = 0;

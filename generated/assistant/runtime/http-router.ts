@@ -4,46 +4,45 @@
 // StreamDescriptor and calls createHttpRouter; the wire protocol is docs/http-streaming.md.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { StreamError } from './errors.js';
-import { frameId, newStreamId, parseFrameId, type FrameEncoder, type Message } from './frames.js';
+import {
+  checkMessage,
+  compilePath,
+  decodeParams,
+  errorData,
+  frameId,
+  issueText,
+  put,
+  startHandler,
+  type FrameEncoder,
+  type Message,
+  type PathMatcher,
+  type StreamShape,
+} from './frames.js';
 import { fetchExchange, nodeExchange, type Exchange } from './http-exchange.js';
-import { createInstanceRegistry, type StreamInstance } from './instance-registry.js';
+import { createControl } from './control.js';
+import { createInstanceRegistry, lookupResume, openInstance, type StreamInstance } from './instance-registry.js';
 import { NDJSON_HEADERS, ndjsonEncoder } from './ndjson-writer.js';
-import { createReplayBuffer } from './replay-buffer.js';
 import { SSE_HEADERS, sseEncoder } from './sse-writer.js';
-import { pump, type PumpEnd } from './stream-pump.js';
+import { pump, quietTimer, type PumpEnd } from './stream-pump.js';
 import type { Issue } from './validation.js';
 
 export { StreamError } from './errors.js';
-export type { Message } from './frames.js';
+export { ContractViolation, type Message } from './frames.js';
 
 export type Transport = 'sse' | 'ndjson';
 export type QueryType = 'string' | 'number' | 'integer' | 'boolean' | 'string[]' | 'number[]' | 'integer[]' | 'boolean[]';
 
-export interface StreamDescriptor {
-  /** The stream's wire name. */
-  readonly name: string;
-  /** `'/v1/conversations/', { param: 'conversationId' }, '/completion'` */
-  readonly path: readonly (string | { readonly param: string })[];
+export interface StreamDescriptor extends StreamShape {
   /** GET: the request (if any) from the query string; POST: a JSON body. */
   readonly method: 'GET' | 'POST';
   /** How to parse each query parameter of a flat request. */
   readonly query?: Readonly<Record<string, QueryType>>;
-  readonly validateParams: (v: unknown) => Issue[];
-  readonly validateRequest?: (v: unknown) => Issue[];
-  /** Checks `{ type, data }` as the handler yielded or returned it. */
-  readonly validateMessage: (m: unknown) => Issue[];
-  /** The termination message's name. */
-  readonly terminal: string;
   readonly errors: { readonly mode: 'fail-fast' | 'in-band'; readonly message?: string; readonly codes: readonly string[] };
   readonly backpressure: {
     readonly kind: 'pull' | 'block' | 'drop-oldest' | 'drop-newest' | 'sample';
     readonly buffer: number;
     readonly intervalMs?: number;
   };
-  /** Absent: the stream cannot be resumed. */
-  readonly resume?: { readonly messages: number; readonly seconds?: number };
-  readonly heartbeatMs: number;
 }
 
 export interface HandlerContext {
@@ -71,6 +70,11 @@ export interface RouterOptions {
   readonly retryMs?: number;
   /** Largest POST body in bytes (default 1 MiB); larger: 413. */
   readonly maxBodyBytes?: number;
+  /**
+   * Default false. Serves the conformance control endpoint (runtime/control.ts) that the generated
+   * conformance suites use to check backpressure and abandoned consumers. For test servers only.
+   */
+  readonly conformanceControl?: boolean;
   /** Clock for retention by time; for tests. */
   readonly now?: () => number;
 }
@@ -84,41 +88,14 @@ export interface HttpRouter {
   close(): void;
 }
 
-/** A message that breaks the contract: the stream ends with INTERNAL and this is reported. */
-export class ContractViolation extends Error {
-  constructor(stream: string, message: string) {
-    super(`stream ${JSON.stringify(stream)}: ${message}`);
-    this.name = 'ContractViolation';
-  }
-}
-
 const DEFAULT_MAX_BODY = 1024 * 1024;
 
-interface Route {
+interface Route extends PathMatcher {
   readonly descriptor: StreamDescriptor;
   readonly handler: StreamHandler;
-  readonly pattern: RegExp;
-  readonly params: readonly string[];
 }
 
-const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-
-function compile(descriptor: StreamDescriptor, handler: StreamHandler): Route {
-  const params: string[] = [];
-  const source = descriptor.path
-    .map((part) => {
-      if (typeof part === 'string') return escapeRegExp(part);
-      params.push(part.param);
-      return '([^/]+)';
-    })
-    .join('');
-  return { descriptor, handler, pattern: new RegExp(`^${source}$`), params };
-}
-
-/** Sets `key` as an own property even when it is `__proto__`. */
-function put(target: Record<string, unknown>, key: string, value: unknown): void {
-  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
-}
+const compile = (descriptor: StreamDescriptor, handler: StreamHandler): Route => ({ descriptor, handler, ...compilePath(descriptor.path) });
 
 function scalar(raw: string, type: string): unknown {
   switch (type) {
@@ -193,6 +170,7 @@ export function createHttpRouter(
   const now = options.now ?? Date.now;
   const registry = createInstanceRegistry({ maxInstances: options.maxInstances ?? 10000, now });
   const running = new Set<AbortController>();
+  const control = options.conformanceControl ? createControl() : undefined;
   let closed = false;
 
   const cors = options.cors;
@@ -217,6 +195,8 @@ export function createHttpRouter(
   async function handle(ex: Exchange): Promise<void> {
     if (closed) return fail(ex, 503, 'UNAVAILABLE', 'the server is shutting down');
     const path = ex.url.pathname;
+    const told = ex.method === 'GET' ? control?.answer(path) : undefined;
+    if (told) return ex.reply(told.status, JSON_HEADERS, JSON.stringify(told.body));
     const matches = compiled.map((route) => ({ route, m: route.pattern.exec(path) })).filter((x) => x.m !== null);
     if (matches.length === 0) return fail(ex, 404, 'NOT_FOUND', `no stream at ${path}`);
     const methods = [...new Set(matches.map((x) => x.route.descriptor.method))];
@@ -238,14 +218,7 @@ export function createHttpRouter(
     const d = route.descriptor;
 
     const issues: Issue[] = [];
-    const params: Record<string, unknown> = {};
-    route.params.forEach((name, i) => {
-      try {
-        put(params, name, decodeURIComponent(m![i + 1]!));
-      } catch {
-        issues.push({ path: `params.${name}`, message: 'invalid percent-encoding' });
-      }
-    });
+    const params = decodeParams(route, m!, issues);
     if (issues.length === 0) issues.push(...d.validateParams(params));
 
     let request: unknown;
@@ -269,30 +242,21 @@ export function createHttpRouter(
       if (!issues.some((i) => i.path === 'request')) issues.push(...d.validateRequest(request));
     }
     if (issues.length > 0) {
-      const message = issues.map((i) => `${i.path}: ${i.message}`).join('; ');
-      return fail(ex, 400, 'INVALID_REQUEST', message, {}, issues);
+      return fail(ex, 400, 'INVALID_REQUEST', issueText(issues), {}, issues);
     }
 
     const resumeId = ex.headers.get(wire.resumeHeader) || ex.url.searchParams.get(wire.resumeQuery) || undefined;
     let instance: StreamInstance;
-    let replay: string[] = [];
+    let replay: readonly string[] = [];
     if (resumeId !== undefined) {
-      const at = parseFrameId(resumeId);
-      const known = at && registry.get(at.streamId);
-      if (!at || !known || known.stream !== d.name) return fail(ex, 410, 'RESUME_EXPIRED', `stream position ${resumeId} is not retained`);
-      if (known.ended && at.seq === known.replay.lastSeq) return ex.reply(204, corsHeaders(ex.headers.get('origin')));
-      const missed = known.replay.after(at.seq);
-      if (!missed) return fail(ex, 410, 'RESUME_EXPIRED', `stream position ${resumeId} is no longer retained`);
+      const found = lookupResume(registry, resumeId, d.name);
+      if (found.kind === 'expired') return fail(ex, 410, 'RESUME_EXPIRED', found.message);
+      if (found.kind === 'ended') return ex.reply(204, corsHeaders(ex.headers.get('origin')));
       // The earlier connection may be half-open and still running; this one takes over.
-      known.live?.abort();
-      instance = known;
-      replay = missed;
-    } else {
-      const streamId = newStreamId();
-      instance = d.resume
-        ? registry.create(streamId, d.name, d.resume)
-        : { streamId, stream: d.name, replay: createReplayBuffer({ messages: 0 }), ended: false, live: undefined };
-    }
+      found.instance.live?.abort();
+      instance = found.instance;
+      replay = found.missed;
+    } else instance = openInstance(registry, d.name, d.resume);
 
     const sink = ex.open({ ...wire.headers, ...corsHeaders(ex.headers.get('origin')) });
     const opening = (transport === 'sse' ? wire.encoder.preamble(retryMs) : '') + replay.join('');
@@ -318,56 +282,17 @@ export function createHttpRouter(
     running.add(controller);
     instance.live = controller;
 
-    // A heartbeat goes out once the response has been quiet for a whole interval, so the longest
-    // silence a client sees is one interval (a fixed ticker would allow almost two).
-    const intervalMs = Math.max(1, d.heartbeatMs);
-    let lastWrite = performance.now();
-    let heartbeat: ReturnType<typeof setTimeout> | undefined;
-    const beatIn = (ms: number) => {
-      heartbeat = setTimeout(beat, ms);
-      heartbeat.unref?.();
-    };
-    const beat = () => {
-      const quiet = performance.now() - lastWrite;
-      if (quiet < intervalMs - 1) return beatIn(intervalMs - quiet);
-      sink.write(wire.encoder.heartbeat());
-      lastWrite = performance.now();
-      beatIn(intervalMs);
-    };
-    beatIn(intervalMs);
+    const heartbeat = quietTimer(d.heartbeatMs, () => sink.write(wire.encoder.heartbeat()));
     const counted = {
       write: (chunk: string) => {
-        lastWrite = performance.now();
+        heartbeat.touch();
         registry.touch(instance);
         return sink.write(chunk);
       },
       drained: () => sink.drained(),
     };
 
-    const check = (m: unknown, terminal: boolean): Message => {
-      if (typeof m !== 'object' || m === null || typeof (m as Message).type !== 'string')
-        throw new ContractViolation(
-          d.name,
-          `the handler ${terminal ? 'returned' : 'yielded'} ${JSON.stringify(m)}, not a { type, data } message`,
-        );
-      const msg = m as Message;
-      if (terminal && msg.type !== d.terminal)
-        throw new ContractViolation(
-          d.name,
-          `the handler returned ${JSON.stringify(msg.type)}; the terminal message is ${JSON.stringify(d.terminal)}`,
-        );
-      if (!terminal && msg.type === d.terminal)
-        throw new ContractViolation(d.name, `the handler yielded the terminal message ${JSON.stringify(d.terminal)}; return it instead`);
-      if (validateOutput) {
-        const issues = d.validateMessage(msg);
-        if (issues.length > 0)
-          throw new ContractViolation(
-            d.name,
-            `message ${JSON.stringify(msg.type)} breaks the contract: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`,
-          );
-      }
-      return msg;
-    };
+    const check = (m: unknown, terminal: boolean): Message => checkMessage(d, m, terminal, validateOutput);
     const frame = (m: Message, dropped: number): string => {
       const seq = instance.replay.lastSeq + 1;
       const chunk = wire.encoder.frame({ seq, id: frameId(instance.streamId, seq), type: m.type, data: m.data, dropped });
@@ -375,26 +300,23 @@ export function createHttpRouter(
       return chunk;
     };
 
+    const stats = control?.stats(instance.streamId, d.name);
     let end: PumpEnd;
     try {
-      let source: AsyncIterator<Message, Message | void>;
-      try {
-        source = route.handler({
-          params,
-          request,
-          signal: controller.signal,
-          resumeFrom: resumed ? instance.replay.lastSeq : undefined,
-          headers: ex.headers,
-        });
-        if (typeof source?.next !== 'function') throw new ContractViolation(d.name, 'the handler did not return an async iterator');
-      } catch (error) {
-        source = { next: () => Promise.reject(error) };
-      }
+      const started = startHandler(d, route.handler, {
+        params,
+        request,
+        signal: controller.signal,
+        resumeFrom: resumed ? instance.replay.lastSeq : undefined,
+        headers: ex.headers,
+      });
+      const source = stats ? control!.track(started, stats) : started;
       end = await pump(source, counted, {
         backpressure: d.backpressure,
         signal: controller.signal,
         encode: (m, dropped) => frame(check(m, false), dropped),
         onError: (e) => report(e, d.name),
+        ...(stats ? { stats } : {}),
       });
       if (end.kind === 'aborted') return;
       let last: string;
@@ -410,7 +332,7 @@ export function createHttpRouter(
     } finally {
       // Also on an unexpected throw: the response must never stay open with nobody writing.
       sink.end();
-      clearTimeout(heartbeat);
+      heartbeat.stop();
       ex.signal.removeEventListener('abort', stop);
       running.delete(controller);
       if (instance.live === controller) instance.live = undefined;
@@ -418,11 +340,7 @@ export function createHttpRouter(
     }
 
     function errorMessage(error: unknown, desc: StreamDescriptor): Message {
-      if (error instanceof StreamError && desc.errors.codes.includes(error.code))
-        return { type: '$error', data: { code: error.code, message: error.message, retryable: error.retryable } };
-      // Anything else is a bug on the server: logged here, and no detail leaks to the client.
-      report(error, desc.name);
-      return { type: '$error', data: { code: 'INTERNAL', message: 'internal error', retryable: false } };
+      return { type: '$error', data: errorData(error, desc.errors.codes, (e) => report(e, desc.name)) };
     }
   }
 

@@ -3,6 +3,7 @@
 // recently active instance goes first) and in time (an instance is forgotten `ttlMs` after its
 // last frame), so a server that runs for months holds a fixed amount of resume state.
 
+import { newStreamId, parseFrameId } from './frames.js';
 import { createReplayBuffer, type ReplayBuffer, type Retention } from './replay-buffer.js';
 
 export interface StreamInstance {
@@ -95,4 +96,31 @@ export function createInstanceRegistry(options: RegistryOptions): InstanceRegist
       entries.clear();
     },
   };
+}
+
+/** What a resume id names, as every transport answers it (HTTP 410/204, WebSocket close 4410/1000). */
+export type ResumeLookup =
+  /** Unknown, malformed, of another stream, or a position no longer retained: RESUME_EXPIRED. */
+  | { readonly kind: 'expired'; readonly message: string }
+  /** The instance ended and `id` is its last frame: nothing more will come. */
+  | { readonly kind: 'ended'; readonly instance: StreamInstance }
+  /** `missed`: the retained frames after `id`, to send again before the handler continues. */
+  | { readonly kind: 'resume'; readonly instance: StreamInstance; readonly missed: readonly string[] };
+
+export function lookupResume(registry: InstanceRegistry, id: string, stream: string): ResumeLookup {
+  const at = parseFrameId(id);
+  const known = at && registry.get(at.streamId);
+  if (!at || !known || known.stream !== stream) return { kind: 'expired', message: `stream position ${id} is not retained` };
+  if (known.ended && at.seq === known.replay.lastSeq) return { kind: 'ended', instance: known };
+  const missed = known.replay.after(at.seq);
+  if (!missed) return { kind: 'expired', message: `stream position ${id} is no longer retained` };
+  return { kind: 'resume', instance: known, missed };
+}
+
+/** A fresh instance: registered when the stream can be resumed, else a throwaway that keeps no frames. */
+export function openInstance(registry: InstanceRegistry, stream: string, retention: Retention | undefined): StreamInstance {
+  const streamId = newStreamId();
+  return retention
+    ? registry.create(streamId, stream, retention)
+    : { streamId, stream, replay: createReplayBuffer({ messages: 0 }), ended: false, live: undefined };
 }

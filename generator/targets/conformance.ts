@@ -1,0 +1,79 @@
+// View models for the generated conformance suites (issue 6): `conformance/streams.ts` describes
+// each stream as the contract declares it, with example params and request, and one vitest file
+// per stream runs the checks of runtime/conformance.ts against the server at STREAMSPEC_BASE_URL.
+
+import type { BoundContract, BoundStream } from '../ir/bind.ts';
+import type { NamedType } from '../ir/types.ts';
+import { tsValue } from '../render/escape.ts';
+import { exampleValue } from '../schema/examples.ts';
+import type { Target } from './index.ts';
+
+export interface ConformanceStreamView {
+  readonly wire: string;
+  /** `alertsConformance`: the descriptor's name in streams.ts. */
+  readonly descriptor: string;
+  readonly file: string;
+  readonly title: string;
+  readonly path: readonly { readonly literal?: string; readonly param?: string }[];
+  readonly method: 'GET' | 'POST';
+  readonly terminal: string;
+  readonly validateMessage: string;
+  readonly validateParams: string;
+  readonly validateRequest: string;
+  readonly hasRequest: boolean;
+  readonly errorMode: string;
+  readonly codes: readonly string[];
+  readonly backpressureKind: string;
+  readonly buffer: number;
+  readonly lossy: boolean;
+  readonly resume: boolean;
+  readonly heartbeatMs: number;
+  /** A finished TS expression (escaped by tsValue): `{ params: {...}, request: {...} }`. */
+  readonly fixture: string;
+}
+
+/** The conformance files for the HTTP streaming transports; empty for the others until they have suites. */
+export function conformanceTargets(bound: BoundContract, tsHeader: string): Target[] {
+  if (bound.transport !== 'sse' && bound.transport !== 'ndjson') return [];
+  const types = new Map(bound.contract.types.map((t) => [t.key, t]));
+  const streams = bound.streams.map((b) => streamView(b, bound.transport, bound.contract.file, types));
+  return [
+    { kind: 'template', path: 'conformance/streams.ts', template: 'conformance/streams.ts.hbs', context: { header: tsHeader, transport: bound.transport, streams }, finish: 'ts' },
+    ...streams.map(
+      (s): Target => ({
+        kind: 'template',
+        path: `conformance/${s.file}`,
+        template: 'conformance/stream.conformance.test.ts.hbs',
+        context: { header: tsHeader, stream: s },
+        finish: 'ts',
+      }),
+    ),
+  ];
+}
+
+function streamView(b: BoundStream, transport: string, file: string, types: ReadonlyMap<string, NamedType>): ConformanceStreamView {
+  const s = b.stream;
+  const params = Object.fromEntries(s.params.map((p) => [p.name.wire, exampleValue(p.schema, types, 0)]));
+  const fixture = s.request ? { params, request: exampleValue(s.request, types, 0) } : { params };
+  return {
+    wire: s.name.wire,
+    descriptor: `${s.name.camel}Conformance`,
+    file: `${s.name.camel}.conformance.test.ts`,
+    title: `stream ${s.name.wire} (${transport}) keeps the contract in ${file}`,
+    path: s.path.segments.map((g) => (g.kind === 'literal' ? { literal: g.text } : { param: g.name })),
+    method: b.requestVia === 'body' ? 'POST' : 'GET',
+    terminal: s.termination.message.wire,
+    validateMessage: `v.validate${s.name.pascal}Message`,
+    validateParams: `v.validate${s.name.pascal}Params`,
+    validateRequest: `v.validate${s.name.pascal}Request`,
+    hasRequest: s.request !== undefined,
+    errorMode: s.errors.mode,
+    codes: s.errors.codes.map((c) => c.wire),
+    backpressureKind: s.backpressure.kind,
+    buffer: s.backpressure.buffer,
+    lossy: s.lossy,
+    resume: s.resume.kind !== 'none',
+    heartbeatMs: s.heartbeat.intervalMs,
+    fixture: tsValue(fixture),
+  };
+}

@@ -1,0 +1,69 @@
+// The conformance control endpoint, off by default (`createRouter(handlers, { conformanceControl:
+// true })`, `streamspec mock --conformance-control`): what the server knows about a stream
+// instance that a client cannot see — how far its handler was pulled, how much it held back for a
+// slow consumer, whether the handler has stopped. The generated conformance suites ask it; a
+// server without it simply skips those checks. It reveals nothing but counts, by unguessable id.
+
+import type { Message } from './frames.js';
+
+export const CONTROL_PATH = '/.well-known/streamspec/conformance';
+
+/** The counters of one stream instance; the pump and the router update them in place. */
+export interface InstanceStats {
+  readonly stream: string;
+  /** `running` while the handler may still produce; `done` once it returned, threw or was closed. */
+  handler: 'running' | 'done';
+  /** Values taken from the handler. */
+  pulled: number;
+  /** Messages taken from the handler that the transport has not taken yet, now and at most. */
+  queued: number;
+  maxQueued: number;
+}
+
+export interface Control {
+  /** The stats of an instance, created on first use; the oldest are forgotten past `limit`. */
+  stats(streamId: string, stream: string): InstanceStats;
+  /** `source`, marking the stats `done` once the handler has returned, thrown or been closed. */
+  track<T>(source: AsyncIterator<T, Message | void>, stats: InstanceStats): AsyncIterator<T, Message | void>;
+  /** The answer for a request path under CONTROL_PATH; undefined for any other path. */
+  answer(path: string): { readonly status: number; readonly body: unknown } | undefined;
+}
+
+export function createControl(limit = 1000): Control {
+  const all = new Map<string, InstanceStats>();
+  const prefix = `${CONTROL_PATH}/instances/`;
+  return {
+    stats(streamId, stream) {
+      let s = all.get(streamId);
+      if (!s) {
+        if (all.size >= limit) all.delete(all.keys().next().value!);
+        s = { stream, handler: 'running', pulled: 0, queued: 0, maxQueued: 0 };
+        all.set(streamId, s);
+      }
+      s.handler = 'running';
+      return s;
+    },
+    track(source, stats) {
+      const settle = <R>(p: Promise<IteratorResult<unknown, R>>, always: boolean) =>
+        p.then(
+          (r) => {
+            if (always || r.done) stats.handler = 'done';
+            return r;
+          },
+          (e: unknown) => {
+            stats.handler = 'done';
+            throw e;
+          },
+        );
+      return {
+        next: () => settle(source.next(), false) as Promise<IteratorResult<never, Message | void>>,
+        return: (v?: Message | void) => settle(source.return ? source.return(v) : Promise.resolve({ done: true as const, value: v }), true) as Promise<IteratorResult<never, Message | void>>,
+      };
+    },
+    answer(path) {
+      if (!path.startsWith(CONTROL_PATH)) return undefined;
+      const s = path.startsWith(prefix) ? all.get(decodeURIComponent(path.slice(prefix.length))) : undefined;
+      return s ? { status: 200, body: s } : { status: 404, body: { code: 'NOT_FOUND', message: 'no such stream instance' } };
+    },
+  };
+}

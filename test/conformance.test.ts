@@ -1,0 +1,135 @@
+// Issue 6: the generated conformance suites pass against servers that keep their contract and
+// fail, on the check that names the fault, against servers that break it.
+//
+// The suites themselves run as generated (a vitest child per contract, pointed at an example
+// server by STREAMSPEC_BASE_URL); the broken servers are judged in-process by the same checks,
+// imported from the committed generated/alerts/ output.
+
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { writeFileSync } from 'node:fs';
+import type { RequestListener } from 'node:http';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { router as alertsRouter } from '../examples/alerts/server.ts';
+import { createHandlers as assistantHandlers } from '../examples/assistant/handlers.ts';
+import { createHandlers as telemetryHandlers } from '../examples/telemetry/handlers.ts';
+import { createRouter as assistantRouter } from '../generated/assistant/server.ts';
+import { alertsConformance, fixtures } from '../generated/alerts/conformance/streams.ts';
+import { conformanceChecks, ConformanceViolation } from '../generated/alerts/runtime/conformance.ts';
+import { createRouter as telemetryRouter } from '../generated/telemetry/server.ts';
+import { startMock } from '../generator/mock.ts';
+import { listen, type Listening } from './http-harness.ts';
+import { brokenAlertsServer, type BrokenOptions, type Fault } from './support/broken-server.ts';
+import { ROOT, workDir } from './support/tools.ts';
+
+const run = promisify(execFile);
+const servers: Listening[] = [];
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((s) => s.close()));
+});
+
+async function serve(listener: RequestListener): Promise<string> {
+  const s = await listen(listener);
+  servers.push(s);
+  return s.base;
+}
+
+/** Runs the checks (all, or those named); what failed, by check name, and what was skipped. */
+async function judge(baseUrl: string, only?: readonly string[]) {
+  const failed = new Map<string, string>();
+  const skipped = new Map<string, string>();
+  for (const check of conformanceChecks(alertsConformance, fixtures['alerts']!)) {
+    if (only && !only.includes(check.name)) continue;
+    try {
+      const r = await check.run({ baseUrl, timeoutMs: 10_000 });
+      if ('skipped' in r) skipped.set(check.name, r.skipped);
+    } catch (e) {
+      if (!(e instanceof ConformanceViolation)) throw e;
+      expect(e.check).toBe(check.name);
+      failed.set(check.name, e.message);
+    }
+  }
+  return { failed, skipped };
+}
+
+describe('generated suites against the example servers', () => {
+  // One vitest child per contract, with its own config: the generated files are not part of this
+  // project's test run (they would skip there without STREAMSPEC_BASE_URL).
+  const runSuite = (contract: string, baseUrl: string) => {
+    const dir = workDir(`conformance-${contract}`);
+    const config = join(dir, 'vitest.config.mjs');
+    // cacheDir: vitest would otherwise keep its results under the root, inside generated/.
+    writeFileSync(
+      config,
+      `export default { cacheDir: ${JSON.stringify(join(dir, 'cache'))}, test: { root: ${JSON.stringify(join(ROOT, 'generated', contract))}, include: ['conformance/*.conformance.test.ts'], testTimeout: 30000 } };\n`,
+    );
+    // Asynchronously: the servers under test run in this process and must go on answering.
+    return run(process.execPath, [join(ROOT, 'node_modules', 'vitest', 'vitest.mjs'), 'run', '--config', config, '--reporter', 'verbose'], {
+      cwd: ROOT,
+      env: { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1', STREAMSPEC_BASE_URL: baseUrl, STREAMSPEC_FIXTURES: '' },
+      encoding: 'utf8',
+      timeout: 120_000,
+    }).then(
+      (r) => ({ status: 0, out: `${r.stdout}\n${r.stderr}` }),
+      (e: { code?: number; stdout?: string; stderr?: string }) => ({ status: e.code ?? 1, out: `${e.stdout}\n${e.stderr}` }),
+    );
+  };
+
+  it.each([
+    ['alerts', async () => serve(alertsRouter.node), 1],
+    ['assistant', async () => serve(assistantRouter(assistantHandlers()).node), 2],
+    ['telemetry', async () => serve(telemetryRouter(telemetryHandlers({ count: 12 })).node), 3],
+  ] as const)('%s: every check passes or says why it is skipped', async (contract, start, streams) => {
+    const { status, out } = await runSuite(contract, await start());
+    expect(out, out).toMatch(new RegExp(`Test Files\\s+${streams} passed`));
+    expect(status, out).toBe(0);
+    // Real checks ran: at least the framing, sequence and termination of every stream.
+    expect(out.match(/✓ .*sequence numbers go up by exactly one/g)?.length).toBe(streams);
+    expect(out.match(/✓ .*exactly one terminal message/g)?.length).toBe(streams);
+  });
+
+  it('the suite runs against streamspec mock with no edits, control endpoint included', async () => {
+    const mock = await startMock({ spec: 'spec/assistant.yaml', cwd: ROOT, count: 100, interval: 5, conformanceControl: true, onError: () => {} });
+    try {
+      const { status, out } = await runSuite('assistant', mock.url);
+      expect(status, out).toBe(0);
+      // With the control endpoint, the abandoned-consumer check runs for every stream instead of skipping.
+      expect(out.match(/✓ .*the handler stops when the consumer goes away/g)?.length, out).toBe(2);
+    } finally {
+      await mock.close();
+    }
+  });
+});
+
+describe('broken servers fail the suite on the check that names their fault', () => {
+  const quick = { count: 20, intervalMs: 0 };
+  it('a server that keeps the contract passes every check', async () => {
+    const { failed } = await judge(await serve(brokenAlertsServer(undefined, quick)));
+    expect(Object.fromEntries(failed)).toEqual({});
+  });
+
+  // The long streams (the last two) are judged only on their check: reading them whole for every
+  // other check would take most of a minute and prove nothing more.
+  it.each<[Fault, string, RegExp, BrokenOptions?]>([
+    ['omit-terminal', 'termination', /^stream alerts: the response ended after 20 messages without the terminal message resolved/],
+    ['skip', 'sequence', /^stream alerts: message 3 has seq 4, expected 3 \(gap\)$/],
+    ['duplicate', 'sequence', /^stream alerts: message 4 has seq 3, expected 4 \(duplicate\)$/],
+    ['reorder', 'sequence', /^stream alerts: message 3 has seq 4, expected 3 \(out of order\)$/],
+    ['invalid', 'schema', /^stream alerts: message 3 \(alert, seq 3\) breaks the contract: data\.level .*; data\.text /],
+    ['skip-after-resume', 'resume', /^stream alerts: after resuming from message 2, message 1 has seq 4, expected 3 \(gap\)$/],
+    ['ignore-backpressure', 'slow-consumer', /^stream alerts: the server held \d+ messages .* the contract's buffer is 32 \(backpressure ignored\)$/, { count: 20_000, intervalMs: 0, textBytes: 1000 }],
+    ['never-stops', 'abandoned-consumer', /^stream alerts: the handler still runs 1\.5 s after the consumer left/, { count: 60, intervalMs: 20 }],
+  ])('%s fails %s', async (fault, check, message, options = quick) => {
+    const { failed } = await judge(await serve(brokenAlertsServer(fault, options)), options === quick ? undefined : [check]);
+    expect(failed.get(check), [...failed].join('\n')).toMatch(message);
+  });
+
+  it('the checks that need the control endpoint pass against a server that keeps the contract', async () => {
+    for (const options of [{ count: 20_000, intervalMs: 0, textBytes: 1000 }, { count: 60, intervalMs: 20 }]) {
+      const { failed, skipped } = await judge(await serve(brokenAlertsServer(undefined, options)), ['slow-consumer', 'abandoned-consumer']);
+      expect(Object.fromEntries(failed)).toEqual({});
+      expect(skipped.has('slow-consumer') && skipped.has('abandoned-consumer')).toBe(false);
+    }
+  });
+});

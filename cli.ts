@@ -6,6 +6,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { check, convert, ERROR_FORMATS, formatDiagnostics, generate, githubCommand, lint, planJobs, type ErrorFormat, type Plan } from './generator/api.ts';
+import { checkBreaking } from './generator/breaking.ts';
 import { CONFIG_FILE, starterConfig, type Job } from './generator/config.ts';
 import { formatJson, hasErrors, type Diagnostic } from './generator/diagnostics.ts';
 import type { GenerateResult } from './generator/generate.ts';
@@ -25,7 +26,7 @@ const USAGE = `streamspec: typed streaming servers, clients and proto files from
 
 Usage:
   streamspec generate [spec...] [--transport T] [--out DIR] [--sdk NAME] [--error-format F]
-  streamspec check [spec...] [--error-format F]
+  streamspec check [spec...] [--breaking] [--error-format F]
   streamspec lint [spec] [--transport T] [--error-format F]
   streamspec watch [spec] [--transport T] [--out DIR]
   streamspec mock <spec> [--transport sse|ndjson|websocket] [--port P] [--count N] [--interval MS] [--conformance-control]
@@ -59,12 +60,14 @@ Options:
                       generated/<spec name>-sdk/; build it with npm run build)
   --error-format F    diagnostics as text (default, on stderr), json or github-actions (on stdout)
 `,
-  check: `Usage: streamspec check [spec...] [--error-format F]
+  check: `Usage: streamspec check [spec...] [--breaking] [--error-format F]
 
 Regenerates every contract (default: those of ${CONFIG_FILE}, else spec/*.yaml) in memory and
 lists output files that are stale, missing or no longer generated, and SDKs (sdk in
 ${CONFIG_FILE}) whose contract changed without an info.version bump. Exit 1 when anything is
 stale. Nothing is written. --error-format github-actions also annotates each stale file.
+--breaking also runs buf breaking of the proto each contract makes now against the proto in its
+output folder (what clients were built from): additive edits pass, removals and renumbering fail.
 `,
   lint: `Usage: streamspec lint [spec] [--transport T] [--error-format text|json|github-actions]
 
@@ -184,8 +187,9 @@ const MOCK_OPTIONS = {
   'conformance-control': { type: 'boolean' },
 } as const;
 
-// Likewise --sdk belongs to generate alone.
+// Likewise --sdk belongs to generate alone, --breaking to check.
 const GENERATE_OPTIONS = { sdk: { type: 'string' } } as const;
+const CHECK_OPTIONS = { breaking: { type: 'boolean' } } as const;
 
 // For AsyncAPI input, in every command that reads a contract.
 const ASSUME_OPTIONS = { 'assume-defaults': { type: 'boolean' } } as const;
@@ -204,6 +208,7 @@ function parse(argv: readonly string[], command?: string) {
       'error-format': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
       ...(command === 'mock' ? MOCK_OPTIONS : ({} as Partial<typeof MOCK_OPTIONS>)),
+      ...(command === 'check' ? CHECK_OPTIONS : ({} as Partial<typeof CHECK_OPTIONS>)),
       ...(command !== undefined && ASSUMING.has(command) ? ASSUME_OPTIONS : ({} as Partial<typeof ASSUME_OPTIONS>)),
     },
   });
@@ -344,9 +349,29 @@ async function runCheck(args: Args, io: Io): Promise<number> {
         for (const [kind, files] of [['stale', stale], ['missing', missing], ['extra', extra]] as const)
           for (const f of files) io.out(githubCommand('error', { file: `${result.outDir}/${f}`, title: 'streamspec check' }, `${f} is ${kind}: the output of ${c.spec} is out of date. Run ${again} and commit the result.`));
     } else report.out(`${c.spec}: ${result.outDir}/ is up to date\n`);
+    if (args.values.breaking === true) status = Math.max(status, await reportBreaking(c.spec, result.outDir, io, report));
   }
   if (format === 'json') io.out(formatJson(r.diagnostics));
   return status;
+}
+
+/** `check --breaking`: buf breaking of the proto the contract makes now against the one in its output folder. */
+async function reportBreaking(spec: string, outDir: string | undefined, io: Io, report: Pick<Io, 'out'>): Promise<number> {
+  const b = await checkBreaking({ spec, cwd: io.cwd, ...(outDir !== undefined ? { out: outDir } : {}) });
+  if (b.kind === 'failed') {
+    io.err(`${spec}: cannot compare protos: ${b.message}\n`);
+    return 1;
+  }
+  if (b.kind === 'no-baseline') {
+    report.out(`${spec}: no generated proto in ${b.against}/ to compare with; nothing can break yet\n`);
+    return 0;
+  }
+  if (b.ok) {
+    report.out(`${spec}: proto has no breaking changes against ${b.against}/\n`);
+    return 0;
+  }
+  report.out(`${spec}: proto breaks clients built from ${b.against}/ (buf breaking):\n${b.problems.map((x) => `  ${x}\n`).join('')}`);
+  return 1;
 }
 
 function runLint(args: Args, io: Io): number {

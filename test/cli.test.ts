@@ -153,6 +153,23 @@ describe('generate', () => {
   });
 });
 
+describe('check --breaking', () => {
+  it('passes an unchanged proto and fails a removed field with buf\'s message', () => {
+    const ingest = readFileSync(join(ROOT, 'spec/ingest.yaml'), 'utf8');
+    const dir = workDir('check-breaking');
+    writeFiles(dir, { 'spec/ingest.yaml': ingest });
+    expect(cli(['check', '--breaking', 'spec/ingest.yaml'], dir).stdout).toContain('no generated proto in generated/ingest/proto/ to compare with');
+    expect(cli(['generate', 'spec/ingest.yaml'], dir).status).toBe(0);
+    const same = cli(['check', '--breaking', 'spec/ingest.yaml'], dir);
+    expect(same.stdout).toContain('spec/ingest.yaml: proto has no breaking changes against generated/ingest/proto/');
+    expect(same.status).toBe(0);
+    writeFiles(dir, { 'spec/ingest.yaml': ingest.replace('        region: { type: string }\n', '') });
+    const broken = cli(['check', '--breaking', 'spec/ingest.yaml'], dir);
+    expect(broken.status).toBe(1);
+    expect(broken.stdout).toMatch(/proto breaks clients built from generated\/ingest\/proto\/ \(buf breaking\):\n {2}generated\/ingest\/proto\/ingest\/v1\/ingest\.proto:\d+:\d+:Previously present field "2" with name "region" on message "Host" was deleted\./);
+  });
+});
+
 describe('check', () => {
   it('is quiet and exits 0 when up to date, lists stale files and exits 1 otherwise', () => {
     const dir = project('check');

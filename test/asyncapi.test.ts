@@ -6,7 +6,8 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { convert, generate as generateWith } from '../generator/api.ts';
+import { check, convert, generate as generateWith } from '../generator/api.ts';
+import { startMock } from '../generator/mock.ts';
 import { generate } from '../generator/generate.ts';
 import { lintSpec } from '../generator/pipeline.ts';
 import { cli, readTree, removeWorkDirs, ROOT, typecheck, workDir, writeFiles } from './support/tools.ts';
@@ -241,5 +242,32 @@ describe('convert', () => {
     const already = cli(['convert', join(ROOT, 'spec', 'assistant.yaml')], dir);
     expect(already.status).toBe(1);
     expect(already.stderr).toMatch(/is a StreamSpec contract already \(it has no asyncapi field\); there is nothing to convert\./);
+  });
+});
+
+describe('mock and check read AsyncAPI too', () => {
+  it('mock serves a 2.6 document: its messages, then the terminal message', async () => {
+    const mock = await startMock({ spec: 'test/fixtures/asyncapi/own/feed-2.6.yaml', cwd: ROOT, count: 3, interval: 1 });
+    try {
+      expect(mock.transport).toBe('sse');
+      const route = mock.routes[0]!;
+      const res = await fetch(mock.url + route.path, { headers: { accept: 'text/event-stream' } });
+      expect(res.status).toBe(200);
+      const events = [...(await res.text()).matchAll(/^event: (.+)$/gm)].map((m) => m[1]);
+      expect(events).toEqual(['story', 'story', 'story', 'end']);
+    } finally {
+      await mock.close();
+    }
+  });
+
+  it('check compares an AsyncAPI contract with its committed output, and sees an edit', async () => {
+    const dir = workDir('asyncapi-check');
+    writeFiles(dir, { 'spec/feed.yaml': readFileSync(join(FIXTURES, 'own', 'feed-2.6.yaml'), 'utf8') });
+    expect((await generateWith({ spec: 'spec/feed.yaml', cwd: dir })).ok).toBe(true);
+    expect((await check({ cwd: dir, specs: ['spec/feed.yaml'] })).ok).toBe(true);
+    writeFiles(dir, { 'spec/feed.yaml': readFileSync(join(FIXTURES, 'own', 'feed-2.6.yaml'), 'utf8').replace('title: { type: string }', 'title: { type: string, maxLength: 200 }') });
+    const stale = await check({ cwd: dir, specs: ['spec/feed.yaml'] });
+    expect(stale.ok).toBe(false);
+    expect(stale.contracts[0]!.stale).toContain('validate.ts');
   });
 });

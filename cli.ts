@@ -12,7 +12,6 @@ import { formatJson, hasErrors, type Diagnostic } from './generator/diagnostics.
 import type { GenerateResult } from './generator/generate.ts';
 import { TRANSPORTS, type Transport } from './generator/ir/types.ts';
 import { MockContractError, MockTransportError, MOCK_DEFAULTS, startMock } from './generator/mock.ts';
-import { withLintDefaults } from './generator/pipeline.ts';
 import { starterContract } from './generator/starter.ts';
 import { badPackageName } from './generator/targets/sdk.ts';
 
@@ -148,27 +147,22 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     return 0;
   }
   try {
-    // Every contract read under this command, however deep, sees --assume-defaults.
-    const status = await withLintDefaults({ assumeDefaults: args.values['assume-defaults'] === true }, async () => {
-      switch (command) {
-        case 'generate':
-          return await runGenerate(args, io);
-        case 'check':
-          return await runCheck(args, io);
-        case 'lint':
-          return runLint(args, io);
-        case 'watch':
-          return await runWatch(args, io);
-        case 'mock':
-          return await runMock(args, io);
-        case 'convert':
-          return runConvert(args, io);
-        case 'init':
-          return runInit(args, io);
-      }
-      return undefined;
-    });
-    if (status !== undefined) return status;
+    switch (command) {
+      case 'generate':
+        return await runGenerate(args, io);
+      case 'check':
+        return await runCheck(args, io);
+      case 'lint':
+        return runLint(args, io);
+      case 'watch':
+        return await runWatch(args, io);
+      case 'mock':
+        return await runMock(args, io);
+      case 'convert':
+        return runConvert(args, io);
+      case 'init':
+        return runInit(args, io);
+    }
   } catch (e) {
     if (e instanceof UsageError) {
       io.err(`streamspec ${command}: ${e.message}\n\n${HELP[command]}`);
@@ -258,12 +252,15 @@ function plan(args: Args, io: Io, format: ErrorFormat, fallback: string | 'spec-
   return p;
 }
 
-function jobArgs(job: Job, args: Args): { transport?: Transport; out?: string; sdk?: { name: string } } {
+function jobArgs(job: Job, args: Args): { transport?: Transport; out?: string; sdk?: { name: string }; assumeDefaults: boolean } {
   const transport = job.transport ?? transportOf(args);
   const out = job.out ?? args.values.out;
   const sdk = job.sdk ?? sdkOf(args);
-  return { ...(transport ? { transport } : {}), ...(out !== undefined ? { out } : {}), ...(sdk ? { sdk } : {}) };
+  return { ...(transport ? { transport } : {}), ...(out !== undefined ? { out } : {}), ...(sdk ? { sdk } : {}), assumeDefaults: assuming(args) };
 }
+
+/** --assume-defaults (AsyncAPI input), for the commands that read a contract. */
+const assuming = (args: Args): boolean => args.values['assume-defaults'] === true;
 
 function sdkOf(args: Args): { name: string } | undefined {
   const name = args.values.sdk;
@@ -324,7 +321,7 @@ async function runCheck(args: Args, io: Io): Promise<number> {
   const p = plan(args, io, format, 'spec-folder');
   if (!p) return 1;
   if (p.jobs.length === 0) throw new UsageError(`no contracts: name one, list them in ${CONFIG_FILE}, or put them in spec/.`);
-  const r = await check({ cwd: io.cwd, specs: args.positionals });
+  const r = await check({ cwd: io.cwd, specs: args.positionals, assumeDefaults: assuming(args) });
   const report = format === 'json' ? { ...io, out: io.err } : io;
   let status = 0;
   for (const c of r.contracts) {
@@ -349,15 +346,15 @@ async function runCheck(args: Args, io: Io): Promise<number> {
         for (const [kind, files] of [['stale', stale], ['missing', missing], ['extra', extra]] as const)
           for (const f of files) io.out(githubCommand('error', { file: `${result.outDir}/${f}`, title: 'streamspec check' }, `${f} is ${kind}: the output of ${c.spec} is out of date. Run ${again} and commit the result.`));
     } else report.out(`${c.spec}: ${result.outDir}/ is up to date\n`);
-    if (args.values.breaking === true) status = Math.max(status, await reportBreaking(c.spec, result.outDir, io, report));
+    if (args.values.breaking === true) status = Math.max(status, await reportBreaking(c.spec, result.outDir, assuming(args), io, report));
   }
   if (format === 'json') io.out(formatJson(r.diagnostics));
   return status;
 }
 
 /** `check --breaking`: buf breaking of the proto the contract makes now against the one in its output folder. */
-async function reportBreaking(spec: string, outDir: string | undefined, io: Io, report: Pick<Io, 'out'>): Promise<number> {
-  const b = await checkBreaking({ spec, cwd: io.cwd, ...(outDir !== undefined ? { out: outDir } : {}) });
+async function reportBreaking(spec: string, outDir: string | undefined, assumeDefaults: boolean, io: Io, report: Pick<Io, 'out'>): Promise<number> {
+  const b = await checkBreaking({ spec, cwd: io.cwd, assumeDefaults, ...(outDir !== undefined ? { out: outDir } : {}) });
   if (b.kind === 'failed') {
     io.err(`${spec}: cannot compare protos: ${b.message}\n`);
     return 1;
@@ -484,7 +481,7 @@ async function runMock(args: Args, io: Io): Promise<number> {
   const interval = wholeNumber(opt('interval'), 'interval', 0, 3_600_000, MOCK_DEFAULTS.interval);
   let mock: Awaited<ReturnType<typeof startMock>>;
   try {
-    mock = await startMock({ spec, cwd: io.cwd, port, count, interval, conformanceControl: args.values['conformance-control'] === true, ...(transport ? { transport } : {}) });
+    mock = await startMock({ spec, cwd: io.cwd, port, count, interval, conformanceControl: args.values['conformance-control'] === true, assumeDefaults: assuming(args), ...(transport ? { transport } : {}) });
   } catch (e) {
     if (e instanceof MockTransportError) throw new UsageError(`${e.message}.`);
     if (e instanceof MockContractError) {
@@ -522,7 +519,7 @@ function runConvert(args: Args, io: Io): number {
   if (args.values.transport !== undefined) throw new UsageError('convert takes no --transport; set x-streamspec.transport at the AsyncAPI document root.');
   const format = formatOf(args);
   const out = args.values.out;
-  const r = convert({ spec, cwd: io.cwd, ...(out !== undefined ? { out } : {}), assumeDefaults: args.values['assume-defaults'] === true });
+  const r = convert({ spec, cwd: io.cwd, ...(out !== undefined ? { out } : {}), assumeDefaults: assuming(args) });
   // JSON diagnostics and a contract on stdout would make neither readable; the contract keeps stdout.
   printDiagnostics(format === 'json' && out === undefined ? { ...io, out: io.err } : io, r.diagnostics, r.sources, format);
   if (!r.asyncapi && r.ok === false && !hasErrors(r.diagnostics)) {

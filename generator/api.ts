@@ -9,7 +9,7 @@ import { formatJson, formatText, hasErrors, sortDiagnostics, type Diagnostic } f
 import { checkStale, generate as runGenerate, type GenerateOptions, type GenerateResult } from './generate.ts';
 import type { Transport } from './ir/types.ts';
 import { contractYaml } from './load/asyncapi/convert.ts';
-import { lintSpec, withLintDefaults, type LintResult } from './pipeline.ts';
+import { lintSpec, type LintResult } from './pipeline.ts';
 
 export { loadConfig, jobsOf, CONFIG_FILE, type Config, type ConfigContract, type Job, type LoadConfigResult } from './config.ts';
 export type { Diagnostic, Severity, Code } from './diagnostics.ts';
@@ -31,17 +31,13 @@ interface AssumeDefaults {
   readonly assumeDefaults?: boolean;
 }
 
-/** Runs `fn` with assumeDefaults when it is given; else under whatever scope the caller set. */
-function assuming<T>(assumeDefaults: boolean | undefined, fn: () => T): T {
-  return assumeDefaults === undefined ? fn() : withLintDefaults({ assumeDefaults }, fn);
-}
 
 export interface GenerateApiOptions extends GenerateOptions, Logging, AssumeDefaults {}
 
 /** Checks a contract and writes its output (or, with dryRun, only renders it). */
 export async function generate(opts: GenerateApiOptions): Promise<GenerateResult> {
-  const { log, errorFormat, assumeDefaults, ...engine } = opts;
-  const result = await assuming(assumeDefaults, () => runGenerate(engine));
+  const { log, errorFormat, ...engine } = opts;
+  const result = await runGenerate(engine);
   emit({ log, errorFormat }, result.diagnostics, result.sources);
   return result;
 }
@@ -99,7 +95,7 @@ export async function check(opts: CheckApiOptions = {}): Promise<CheckResult> {
   const sources = new Map(plan.sources);
   const contracts: CheckedContract[] = [];
   for (const job of plan.jobs) {
-    const { result, stale, missing, extra, sdkUnbumped } = await assuming(opts.assumeDefaults, () => checkStale({ ...job, cwd }));
+    const { result, stale, missing, extra, sdkUnbumped } = await checkStale({ ...job, cwd, ...(opts.assumeDefaults !== undefined ? { assumeDefaults: opts.assumeDefaults } : {}) });
     diagnostics.push(...result.diagnostics);
     for (const [k, v] of result.sources) sources.set(k, v);
     const ok = result.ok && stale.length + missing.length + extra.length === 0 && !sdkUnbumped;

@@ -28,6 +28,8 @@ export interface GenerateOptions {
    * `generated/<spec name>-sdk`.
    */
   readonly sdk?: SdkOptions;
+  /** AsyncAPI input: apply the documented defaults for missing primitives, as warnings (see lintSpec). */
+  readonly assumeDefaults?: boolean;
 }
 
 export interface GenerateResult {
@@ -59,7 +61,7 @@ let renderer: Renderer | undefined;
 export async function generate(opts: GenerateOptions): Promise<GenerateResult> {
   const cwd = opts.cwd ?? process.cwd();
   const t0 = performance.now();
-  const lint = lintSpec(opts.spec, { ...(opts.transport ? { transport: opts.transport } : {}), cwd });
+  const lint = lintSpec(opts.spec, { ...(opts.transport ? { transport: opts.transport } : {}), cwd, assumeDefaults: opts.assumeDefaults ?? false });
   const t1 = performance.now();
   const base = { diagnostics: lint.diagnostics, sources: lint.sources, inputs: lint.files };
   if (!lint.bound || hasErrors(lint.diagnostics)) {

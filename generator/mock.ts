@@ -42,6 +42,8 @@ export interface MockOptions {
   readonly onError?: RouterOptions['onError'];
   /** Serve the conformance control endpoint (HTTP transports), so every conformance check can run. */
   readonly conformanceControl?: boolean;
+  /** AsyncAPI input: apply the documented defaults for missing primitives (see lintSpec). */
+  readonly assumeDefaults?: boolean;
 }
 
 export interface MockRoute {
@@ -107,7 +109,8 @@ export async function startMock(opts: MockOptions): Promise<MockServer> {
   if (opts.transport && !isMockTransport(opts.transport)) throw new MockTransportError(opts.transport);
 
   // Lint first: the IR drives the handlers, and a websocket contract should fail before generating.
-  const lint = lintSpec(opts.spec, { cwd, ...(opts.transport ? { transport: opts.transport } : {}) });
+  const assumeDefaults = opts.assumeDefaults ?? false;
+  const lint = lintSpec(opts.spec, { cwd, assumeDefaults, ...(opts.transport ? { transport: opts.transport } : {}) });
   if (!lint.bound || hasErrors(lint.diagnostics)) throw new MockContractError(lint.diagnostics, lint.sources);
   const bound = lint.bound;
   const transport = bound.transport;
@@ -127,7 +130,7 @@ export async function startMock(opts: MockOptions): Promise<MockServer> {
       symlinkSync(dirname(createRequire(import.meta.url).resolve('ws/package.json')), join(dir, 'node_modules', 'ws'), 'junction');
     }
     const out = join(dir, 'generated');
-    const result = await generate({ spec: opts.spec, transport, out, cwd });
+    const result = await generate({ spec: opts.spec, transport, out, cwd, assumeDefaults });
     if (!result.ok) {
       if (hasErrors(result.diagnostics)) throw new MockContractError(result.diagnostics, result.sources);
       throw new Error(`could not generate the mock server: ${result.write && !result.write.ok ? result.write.error.message : 'unknown error'}`);

@@ -3,7 +3,6 @@
 // document (detected by its `asyncapi` field) is first mapped onto a StreamSpec one whose
 // positions point back into the AsyncAPI files; every later stage runs on that unchanged.
 
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -24,21 +23,9 @@ export interface LintOptions {
   readonly cwd?: string;
   /**
    * AsyncAPI input: fill what x-streamspec leaves out with the documented defaults, each a
-   * warning (SS410), instead of an error per missing primitive. Default: the enclosing
-   * `withLintDefaults` scope's, else false.
+   * warning (SS410), instead of an error per missing primitive. Default false.
    */
   readonly assumeDefaults?: boolean;
-}
-
-const scope = new AsyncLocalStorage<{ readonly assumeDefaults: boolean }>();
-
-/**
- * Runs `fn` with lint options that every `lintSpec` inside it (however deep: generate, check,
- * mock) uses unless it is given its own. This lets the CLI's --assume-defaults reach the engine
- * through modules whose options do not carry it.
- */
-export function withLintDefaults<T>(defaults: { readonly assumeDefaults: boolean }, fn: () => T): T {
-  return scope.run(defaults, fn);
 }
 
 export interface LintResult {
@@ -77,8 +64,7 @@ export function lintSpec(spec: string, opts: LintOptions = {}): LintResult {
   const diagnostics = [...loaded.diagnostics];
   if (isAsyncApi(root.value)) {
     asyncapi = true;
-    const assumeDefaults = opts.assumeDefaults ?? scope.getStore()?.assumeDefaults ?? false;
-    const adapted = fromAsyncApi(root, loaded.files, { assumeDefaults });
+    const adapted = fromAsyncApi(root, loaded.files, { assumeDefaults: opts.assumeDefaults ?? false });
     diagnostics.push(...adapted.diagnostics);
     if (!adapted.document || hasErrors(diagnostics)) return done(diagnostics);
     // The mapped document is self-contained: every schema it uses is in its components.

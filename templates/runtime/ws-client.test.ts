@@ -363,6 +363,24 @@ describe('openWsStream', () => {
     expect(conns).toHaveLength(1);
   });
 
+  it('cannot resume a stream whose contract says none once a client message went out: never starts it over', async () => {
+    // A client-to-server stream sees no server message before its end; what it sent died with
+    // the socket, so a new connection would be a new, empty stream reported as a success.
+    const { base, conns } = await serve(async (c) => {
+      c.peer.send('{"type":"$credit","n":5}');
+      await c.next();
+      c.peer.terminate();
+    });
+    const s = open(base, { resume: false });
+    s.send({ type: 'say', data: { text: '1' } });
+    s.close();
+    const { got, error } = await drain(s);
+    expect(got).toEqual([]);
+    expect(error).toBeInstanceOf(StreamInterruptedError);
+    expect((error as Error).message).toMatch(/cannot resume/);
+    expect(conns).toHaveLength(1);
+  });
+
   it('resumes from `resumeFrom` on the first connect and continues its numbering', async () => {
     const { base, conns } = await serve((c) => {
       c.peer.send(frame(41, 'said', 'old')); // a replayed frame at the resume point: dropped

@@ -87,6 +87,7 @@ export function openWsStream<M extends { type: string; id: string; data: unknown
   let credit = 0; // client messages the server still allows
   let cseq = 0;
   let ended = false; // `$end` sent on this connection
+  let spoke = false; // a client message or `$end` has gone out (on any connection)
 
   const url = client.baseUrl.replace(/^http/, 'ws').replace(/\/+$/, '') + target.path;
 
@@ -109,8 +110,9 @@ export function openWsStream<M extends { type: string; id: string; data: unknown
     for (; credit > 0 && out.length; credit--) {
       const m = out.shift()!;
       tx({ seq: ++cseq, type: m.type, data: m.data });
+      spoke = true;
     }
-    if (ending && !out.length && !ended) (ended = true), tx({ type: '$end' });
+    if (ending && !out.length && !ended) (ended = spoke = true), tx({ type: '$end' });
   };
   const stop = (e?: unknown) => {
     if (over) return;
@@ -210,7 +212,9 @@ export function openWsStream<M extends { type: string; id: string; data: unknown
       }
       clearTimeout(idle);
       if (over) return;
-      if (!resume && seq) stop(new StreamInterruptedError(`${why}, cannot resume`));
+      // Without resume a new connection is a new stream: after a message either way (ours went
+      // out on the dead socket, or theirs arrived), starting over would lose or repeat them.
+      if (!resume && (seq || spoke)) stop(new StreamInterruptedError(`${why}, cannot resume`));
       else if (++fails >= (client.maxAttempts ?? 10)) stop(new StreamInterruptedError(`${fails} attempts: ${why}`));
       else {
         set('reconnecting');

@@ -107,7 +107,8 @@ so a team can move over: the same contract generate builds from the AsyncAPI doc
 lints clean and generates the same code. Nothing is written when the document has errors.
 
 Options:
-  --out FILE          write the contract here instead of printing it (folders are created)
+  --out FILE          write the contract here instead of printing it (folders are created; an
+                      existing file is never overwritten)
   --assume-defaults   where x-streamspec is silent, write the documented defaults (each reported
                       as a warning, SS410) instead of failing with one error per missing field
   --error-format F    diagnostics as text (default, on stderr), json or github-actions (on stdout)
@@ -537,7 +538,14 @@ function runConvert(args: Args, io: Io): number {
   }
   const abs = resolve(io.cwd, out);
   mkdirSync(dirname(abs), { recursive: true });
-  writeFileSync(abs, r.text);
+  // Like init: a hand-written contract (or the AsyncAPI document itself) is never overwritten.
+  try {
+    writeFileSync(abs, r.text, { flag: 'wx' });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    io.err(`${out} exists; convert never overwrites a file. Choose another --out, or move that file away first.\n`);
+    return 1;
+  }
   io.err(`${spec} -> ${out}; next: streamspec generate ${out}\n`);
   return 0;
 }

@@ -233,6 +233,15 @@ describe('convert', () => {
     expect(written.status).toBe(0);
     expect(readFileSync(join(dir, 'spec', 'room.yaml'), 'utf8')).toBe(printed.stdout.replace(/\$schema=.*\n/, `$schema=${relative(join(dir, 'spec'), join(ROOT, 'spec', 'streamspec.schema.json'))}\n`));
     expect(cli(['lint', 'spec/room.yaml'], dir).status).toBe(0);
+    // A second convert to the same file, or onto the AsyncAPI document itself, overwrites nothing.
+    writeFiles(dir, { 'spec/room.yaml': 'hand-written\n', 'api.yaml': readFileSync(spec, 'utf8') });
+    for (const [source, out] of [[spec, 'spec/room.yaml'], ['api.yaml', 'api.yaml']] as const) {
+      const again = cli(['convert', source, '--out', out], dir);
+      expect(again.status).toBe(1);
+      expect(again.stderr).toContain(`${out} exists; convert never overwrites a file.`);
+    }
+    expect(readFileSync(join(dir, 'spec', 'room.yaml'), 'utf8')).toBe('hand-written\n');
+    expect(readFileSync(join(dir, 'api.yaml'), 'utf8')).toBe(readFileSync(spec, 'utf8'));
 
     const refused = cli(['convert', join(CORPUS, 'oneof-asyncapi.yml')], dir);
     expect(refused.status).toBe(1);

@@ -16,11 +16,11 @@ import { createHandlers as assistantHandlers } from '../examples/assistant/handl
 import { createHandlers as telemetryHandlers } from '../examples/telemetry/handlers.ts';
 import { createRouter as assistantRouter } from '../generated/assistant/server.ts';
 import { alertsConformance, fixtures } from '../generated/alerts/conformance/streams.ts';
-import { conformanceChecks, ConformanceViolation } from '../generated/alerts/runtime/conformance.ts';
+import { conformanceChecks, ConformanceViolation, type ConformanceStream } from '../generated/alerts/runtime/conformance.ts';
 import { createRouter as telemetryRouter } from '../generated/telemetry/server.ts';
 import { startMock } from '../generator/mock.ts';
 import { listen, type Listening } from './http-harness.ts';
-import { brokenAlertsServer, type BrokenOptions, type Fault } from './support/broken-server.ts';
+import { brokenAlertsServer, FLEET_ID, type BrokenOptions, type Fault } from './support/broken-server.ts';
 import { ROOT, workDir } from './support/tools.ts';
 
 const run = promisify(execFile);
@@ -36,10 +36,10 @@ async function serve(listener: RequestListener): Promise<string> {
 }
 
 /** Runs the checks (all, or those named); what failed, by check name, and what was skipped. */
-async function judge(baseUrl: string, only?: readonly string[]) {
+async function judge(baseUrl: string, only?: readonly string[], stream: ConformanceStream = alertsConformance) {
   const failed = new Map<string, string>();
   const skipped = new Map<string, string>();
-  for (const check of conformanceChecks(alertsConformance, fixtures['alerts']!)) {
+  for (const check of conformanceChecks(stream, fixtures['alerts']!)) {
     if (only && !only.includes(check.name)) continue;
     try {
       const r = await check.run({ baseUrl, timeoutMs: 10_000 });
@@ -111,7 +111,17 @@ describe('broken servers fail the suite on the check that names their fault', ()
 
   // The long streams (the last two) are judged only on their check: reading them whole for every
   // other check would take most of a minute and prove nothing more.
-  it.each<[Fault, string, RegExp, BrokenOptions?]>([
+  // Two checks need a contract a little unlike spec/alerts.yaml to have something to judge: a short
+  // heartbeat interval (so a quiet stretch is seconds, not minutes), and a params rule (alerts
+  // takes any fleetId, so no request of it is invalid).
+  const shortHeartbeat: ConformanceStream = { ...alertsConformance, heartbeatMs: 200 };
+  const quietly = { count: 4, intervalMs: 0, quietMs: 1_200, heartbeatMs: 150 };
+  const strictParams: ConformanceStream = {
+    ...alertsConformance,
+    validateParams: (p) => (FLEET_ID.test(String((p as { fleetId?: unknown }).fleetId)) ? [] : [{ path: 'params.fleetId', message: 'lower-case letters only' }]),
+  };
+
+  it.each<[Fault, string, RegExp, BrokenOptions?, ConformanceStream?]>([
     ['omit-terminal', 'termination', /^stream alerts: the response ended after 20 messages without the terminal message resolved/],
     ['skip', 'sequence', /^stream alerts: message 3 has seq 4, expected 3 \(gap\)$/],
     ['duplicate', 'sequence', /^stream alerts: message 4 has seq 3, expected 4 \(duplicate\)$/],
@@ -120,9 +130,23 @@ describe('broken servers fail the suite on the check that names their fault', ()
     ['skip-after-resume', 'resume', /^stream alerts: after resuming from message 2, message 1 has seq 4, expected 3 \(gap\)$/],
     ['ignore-backpressure', 'slow-consumer', /^stream alerts: the server held \d+ messages .* the contract's buffer is 32 \(backpressure ignored\)$/, { count: 20_000, intervalMs: 0, textBytes: 1000 }],
     ['never-stops', 'abandoned-consumer', /^stream alerts: the handler still runs 1\.5 s after the consumer left/, { count: 60, intervalMs: 20 }],
-  ])('%s fails %s', async (fault, check, message, options = quick) => {
-    const { failed } = await judge(await serve(brokenAlertsServer(fault, options)), options === quick ? undefined : [check]);
+    ['wrong-content-type', 'framing', /^stream alerts: Content-Type is "text\/event-stream; charset=iso-8859-1", expected text\/event-stream$/],
+    ['no-204-after-end', 'resume-after-end', /^stream alerts: a reconnect from the terminal message's id \S+ was answered 200, expected 204/],
+    ['accepts-unknown-resume', 'resume-expired', /^stream alerts: a resume from an id the server never issued \(\S+\) was answered 200 \(no body\) with 21 messages, expected 410 RESUME_EXPIRED/],
+    ['silent', 'heartbeat', /^stream alerts: the connection was silent for 1\d{3} ms from \d+ ms on; the heartbeat interval is 200 ms$/, quietly, shortHeartbeat],
+    ['drops', 'loss', /^stream alerts: the server reported 2 dropped messages, but the stream is not lossy \(backpressure pull\)$/],
+    ['accepts-invalid', 'invalid-request', /^stream alerts: a request with params\.fleetId = "!" was answered 200 with 21 messages, expected 400 INVALID_REQUEST$/, quick, strictParams],
+  ])('%s fails %s', async (fault, check, message, options = quick, stream = alertsConformance) => {
+    const { failed } = await judge(await serve(brokenAlertsServer(fault, options)), options === quick ? undefined : [check], stream);
     expect(failed.get(check), [...failed].join('\n')).toMatch(message);
+  });
+
+  it('the heartbeat and invalid-request checks pass against a server that keeps the contract, and are not skipped', async () => {
+    for (const [options, stream, check] of [[quietly, shortHeartbeat, 'heartbeat'], [quick, strictParams, 'invalid-request']] as const) {
+      const { failed, skipped } = await judge(await serve(brokenAlertsServer(undefined, options)), [check], stream);
+      expect(Object.fromEntries(failed)).toEqual({});
+      expect(skipped.has(check)).toBe(false);
+    }
   });
 
   it('the checks that need the control endpoint pass against a server that keeps the contract', async () => {

@@ -16,6 +16,12 @@ export const FAULTS = [
   'skip-after-resume',
   'ignore-backpressure',
   'never-stops',
+  'wrong-content-type',
+  'no-204-after-end',
+  'accepts-unknown-resume',
+  'silent',
+  'drops',
+  'accepts-invalid',
 ] as const;
 export type Fault = (typeof FAULTS)[number];
 
@@ -41,7 +47,16 @@ export interface BrokenOptions {
   readonly intervalMs: number;
   /** Padding in each alert's text, to fill the transport's buffers sooner. */
   readonly textBytes?: number;
+  /** A quiet stretch before message 2, heartbeats every `heartbeatMs` through it (none with fault `silent`). */
+  readonly quietMs?: number;
+  readonly heartbeatMs?: number;
 }
+
+/**
+ * The params rule this server applies (stricter than spec/alerts.yaml, which takes any fleetId):
+ * tests that judge `accepts-invalid` give the checks the same rule.
+ */
+export const FLEET_ID = /^[a-z]+$/;
 
 /** `count` alert messages, then the terminal `resolved`, with `fault` (none: keeps the contract). */
 export function brokenAlertsServer(fault: Fault | undefined, options: BrokenOptions): RequestListener {
@@ -49,17 +64,25 @@ export function brokenAlertsServer(fault: Fault | undefined, options: BrokenOpti
   return (req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
     if (url.pathname.startsWith(CONTROL)) return report(instances.get(decodeURIComponent(url.pathname.slice(CONTROL.length))), res);
-    if (!ROUTE.test(url.pathname)) return json(res, 404, { code: 'NOT_FOUND', message: 'no stream here' });
+    const route = ROUTE.exec(url.pathname);
+    if (!route) return json(res, 404, { code: 'NOT_FOUND', message: 'no stream here' });
+    if (fault !== 'accepts-invalid' && !FLEET_ID.test(decodeURIComponent(route[1]!)))
+      return json(res, 400, { code: 'INVALID_REQUEST', message: 'params.fleetId: lower-case letters only' });
     const resume = req.headers['last-event-id'] ?? url.searchParams.get('lastEventId') ?? undefined;
     let inst: Instance;
     let from = 0;
     if (typeof resume === 'string') {
       const m = /^([\w-]{22})\.(\d+)$/.exec(resume);
       const known = m ? instances.get(m[1]!) : undefined;
-      if (!m || !known || +m[2]! > known.last) return json(res, 410, { code: 'RESUME_EXPIRED', message: 'no such position' });
-      if (known.ended && +m[2]! === known.last) return void res.writeHead(204).end();
-      inst = known;
-      from = +m[2]! + (fault === 'skip-after-resume' ? 1 : 0);
+      if ((!m || !known || +m[2]! > known.last) && fault !== 'accepts-unknown-resume') return json(res, 410, { code: 'RESUME_EXPIRED', message: 'no such position' });
+      if (known?.ended && +m![2]! === known.last) {
+        if (fault !== 'no-204-after-end') return void res.writeHead(204).end();
+        return void res.writeHead(200, { 'content-type': 'text/event-stream' }).end('retry: 250\n\n');
+      }
+    }
+    if (typeof resume === 'string' && instances.has(resume.slice(0, 22))) {
+      inst = instances.get(resume.slice(0, 22))!;
+      from = +resume.slice(23) + (fault === 'skip-after-resume' ? 1 : 0);
     } else {
       inst = { id: randomBytes(16).toString('base64url'), total: options.count, last: 0, ended: false, handler: 'running', pulled: 0, queued: 0, maxQueued: 0 };
       instances.set(inst.id, inst);
@@ -71,7 +94,7 @@ export function brokenAlertsServer(fault: Fault | undefined, options: BrokenOpti
 async function serve(inst: Instance, from: number, fault: Fault | undefined, options: BrokenOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const { intervalMs } = options;
   const padding = ' '.repeat(options.textBytes ?? 0);
-  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store' });
+  res.writeHead(200, { 'content-type': fault === 'wrong-content-type' ? 'text/event-stream; charset=iso-8859-1' : 'text/event-stream', 'cache-control': 'no-store' });
   res.write('retry: 250\n\n');
   let gone = false;
   req.on('close', () => (gone = true));
@@ -89,6 +112,8 @@ async function serve(inst: Instance, from: number, fault: Fault | undefined, opt
       // never-stops: the producer goes on after the consumer left (and says so at the control endpoint).
       if (gone && fault !== 'never-stops') break;
       if (intervalMs && seq > from + 1) await sleep(intervalMs);
+      if (options.quietMs && seq === 2) await quiet(options.quietMs, fault === 'silent' ? undefined : options.heartbeatMs, res);
+      if (fault === 'drops' && seq === 3) res.write('event: $dropped\ndata: {"count":2}\n\n');
       inst.pulled++;
       const terminal = seq === inst.total + 1;
       const data = terminal ? null : fault === 'invalid' && seq === 3 ? { level: 'loud', text: 3 } : { level: 'warn', text: `alert ${seq}${padding}` };
@@ -111,6 +136,13 @@ async function serve(inst: Instance, from: number, fault: Fault | undefined, opt
     if (fault !== 'never-stops') inst.handler = 'done';
     res.end();
   }
+}
+
+/** A quiet producer: `: hb` comments every `heartbeatMs`, or nothing at all. */
+async function quiet(ms: number, heartbeatMs: number | undefined, res: ServerResponse): Promise<void> {
+  const timer = heartbeatMs ? setInterval(() => res.write(': hb\n\n'), heartbeatMs) : undefined;
+  await sleep(ms);
+  clearInterval(timer);
 }
 
 function report(inst: Instance | undefined, res: ServerResponse): void {

@@ -25,7 +25,7 @@ const USAGE = `streamspec: typed streaming servers, clients and proto files from
 
 Usage:
   streamspec generate [spec...] [--transport T] [--out DIR] [--sdk NAME] [--error-format F]
-  streamspec check [spec...] [--breaking] [--error-format F]
+  streamspec check [spec...] [--breaking [--against REF]] [--error-format F]
   streamspec lint [spec] [--transport T] [--error-format F]
   streamspec watch [spec] [--transport T] [--out DIR]
   streamspec mock <spec> [--transport sse|ndjson|websocket] [--port P] [--count N] [--interval MS] [--conformance-control]
@@ -59,7 +59,7 @@ Options:
                       generated/<spec name>-sdk/; build it with npm run build)
   --error-format F    diagnostics as text (default, on stderr), json or github-actions (on stdout)
 `,
-  check: `Usage: streamspec check [spec...] [--breaking] [--error-format F]
+  check: `Usage: streamspec check [spec...] [--breaking [--against REF]] [--error-format F]
 
 Regenerates every contract (default: those of ${CONFIG_FILE}, else spec/*.yaml) in memory and
 lists output files that are stale, missing or no longer generated, and SDKs (sdk in
@@ -67,6 +67,8 @@ ${CONFIG_FILE}) whose contract changed without an info.version bump. Exit 1 when
 stale. Nothing is written. --error-format github-actions also annotates each stale file.
 --breaking also runs buf breaking of the proto each contract makes now against the proto in its
 output folder (what clients were built from): additive edits pass, removals and renumbering fail.
+--against REF compares with the proto committed at a git ref instead (a release tag, main), so CI
+catches a break even after the output was regenerated.
 `,
   lint: `Usage: streamspec lint [spec] [--transport T] [--error-format text|json|github-actions]
 
@@ -184,7 +186,7 @@ const MOCK_OPTIONS = {
 
 // Likewise --sdk belongs to generate alone, --breaking to check.
 const GENERATE_OPTIONS = { sdk: { type: 'string' } } as const;
-const CHECK_OPTIONS = { breaking: { type: 'boolean' } } as const;
+const CHECK_OPTIONS = { breaking: { type: 'boolean' }, against: { type: 'string' } } as const;
 
 // For AsyncAPI input, in every command that reads a contract.
 const ASSUME_OPTIONS = { 'assume-defaults': { type: 'boolean' } } as const;
@@ -318,6 +320,7 @@ function reportGenerate(io: Pick<Io, 'out' | 'err'>, spec: string, r: GenerateRe
 
 async function runCheck(args: Args, io: Io): Promise<number> {
   if (args.values.out !== undefined || args.values.transport !== undefined) throw new UsageError('check takes no --transport or --out; it checks each contract as generate wrote it.');
+  if (args.values.against !== undefined && args.values.breaking !== true) throw new UsageError('--against goes with --breaking: streamspec check --breaking --against main.');
   const format = formatOf(args);
   const p = plan(args, io, format, 'spec-folder');
   if (!p) return 1;
@@ -347,15 +350,16 @@ async function runCheck(args: Args, io: Io): Promise<number> {
         for (const [kind, files] of [['stale', stale], ['missing', missing], ['extra', extra]] as const)
           for (const f of files) io.out(githubCommand('error', { file: `${result.outDir}/${f}`, title: 'streamspec check' }, `${f} is ${kind}: the output of ${c.spec} is out of date. Run ${again} and commit the result.`));
     } else report.out(`${c.spec}: ${result.outDir}/ is up to date\n`);
-    if (args.values.breaking === true) status = Math.max(status, await reportBreaking(c.spec, result.outDir, assuming(args), io, report));
+    if (args.values.breaking === true) status = Math.max(status, await reportBreaking(c.spec, result.outDir, args, io, report));
   }
   if (format === 'json') io.out(formatJson(r.diagnostics));
   return status;
 }
 
 /** `check --breaking`: buf breaking of the proto the contract makes now against the one in its output folder. */
-async function reportBreaking(spec: string, outDir: string | undefined, assumeDefaults: boolean, io: Io, report: Pick<Io, 'out'>): Promise<number> {
-  const b = await checkBreaking({ spec, cwd: io.cwd, assumeDefaults, ...(outDir !== undefined ? { out: outDir } : {}) });
+async function reportBreaking(spec: string, outDir: string | undefined, args: Args, io: Io, report: Pick<Io, 'out'>): Promise<number> {
+  const againstRef = typeof args.values.against === 'string' ? args.values.against : undefined;
+  const b = await checkBreaking({ spec, cwd: io.cwd, assumeDefaults: assuming(args), ...(outDir !== undefined ? { out: outDir } : {}), ...(againstRef !== undefined ? { againstRef } : {}) });
   if (b.kind === 'failed') {
     io.err(`${spec}: cannot compare protos: ${b.message}\n`);
     return 1;
@@ -368,7 +372,8 @@ async function reportBreaking(spec: string, outDir: string | undefined, assumeDe
     report.out(`${spec}: proto has no breaking changes against ${b.against}/\n`);
     return 0;
   }
-  report.out(`${spec}: proto breaks clients built from ${b.against}/ (buf breaking):\n${b.problems.map((x) => `  ${x}\n`).join('')}`);
+  // buf's positions are in the proto as generate writes it now.
+  report.out(`${spec}: proto breaks clients built from ${b.against}/ (buf breaking; positions in the proto generate writes now):\n${b.problems.map((x) => `  ${x}\n`).join('')}`);
   return 1;
 }
 

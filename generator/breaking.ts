@@ -3,11 +3,17 @@
 // removals, renumbering and type changes fail with buf's own messages. The rule set is the
 // generated buf.yaml's (FILE).
 
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { generate, type GenerateOptions, type GenerateResult } from './generate.ts';
 import { BufError, runBuf } from './targets/grpc.ts';
+
+export interface BreakingOptions {
+  /** Compare with the proto committed at this git ref (branch, tag, commit) instead of the output folder's. */
+  readonly againstRef?: string;
+}
 
 export type BreakingResult =
   /** Compared: `problems` are buf's lines (empty when nothing breaks), paths under the output folder. */
@@ -21,16 +27,26 @@ export type BreakingResult =
  * Renders the contract in memory (nothing is written) and runs `buf breaking` of its proto
  * against `<out>/proto`. Options are generate's (`out` defaults to `generated/<spec name>`).
  */
-export async function checkBreaking(opts: Omit<GenerateOptions, 'dryRun' | 'sdk'>): Promise<BreakingResult> {
+export async function checkBreaking(opts: Omit<GenerateOptions, 'dryRun' | 'sdk'> & BreakingOptions): Promise<BreakingResult> {
+  const { againstRef, ...generateOptions } = opts;
   const cwd = opts.cwd ?? process.cwd();
-  const result = await generate({ ...opts, dryRun: true });
+  const result = await generate({ ...generateOptions, dryRun: true });
   if (!result.ok || result.outDir === undefined) {
     const message = result.write && !result.write.ok ? result.write.error.message : 'the contract has errors';
     return { kind: 'failed', ok: false, message, generate: result };
   }
   const againstDir = join(resolve(cwd, result.outDir), 'proto');
-  const against = relative(cwd, againstDir) || '.';
-  if (!existsSync(join(againstDir, 'buf.yaml'))) return { kind: 'no-baseline', ok: true, against, generate: result };
+  let against = relative(cwd, againstDir) || '.';
+  let input = againstDir;
+  if (againstRef !== undefined) {
+    // The proto as committed at that ref: what released clients were built from, even after the
+    // output folder was regenerated.
+    const root = gitRoot(cwd);
+    if (!root) return { kind: 'failed', ok: false, message: `--against ${againstRef} needs a git repository, and ${cwd} is not in one`, generate: result };
+    const subdir = relative(root, againstDir).split('\\').join('/');
+    input = `${join(root, '.git')}#ref=${againstRef},subdir=${subdir}`;
+    against = `${subdir} at ${againstRef}`;
+  } else if (!existsSync(join(againstDir, 'buf.yaml'))) return { kind: 'no-baseline', ok: true, against, generate: result };
 
   const dir = mkdtempSync(join(tmpdir(), 'streamspec-breaking-'));
   try {
@@ -42,7 +58,7 @@ export async function checkBreaking(opts: Omit<GenerateOptions, 'dryRun' | 'sdk'
     }
     try {
       // Run inside the new module so buf names files relative to it.
-      await runBuf(['breaking', '.', '--against', againstDir, '--error-format', 'text'], dir);
+      await runBuf(['breaking', '.', '--against', input, '--error-format', 'text'], dir);
       return { kind: 'compared', ok: true, problems: [], against, generate: result };
     } catch (e) {
       if (!(e instanceof BufError)) throw e;
@@ -52,11 +68,19 @@ export async function checkBreaking(opts: Omit<GenerateOptions, 'dryRun' | 'sdk'
         .split('\n')
         .slice(1)
         .filter((l) => /^[^\s:]+\.proto:\d+:\d+:/.test(l))
-        .map((l) => `${against}/${l}`);
+        .map((l) => `${relative(cwd, againstDir) || '.'}/${l}`);
       if (lines.length === 0) return { kind: 'failed', ok: false, message: e.message, generate: result };
       return { kind: 'compared', ok: false, problems: lines, against, generate: result };
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function gitRoot(cwd: string): string | undefined {
+  try {
+    return execFileSync('git', ['rev-parse', '--show-toplevel'], { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return undefined;
   }
 }

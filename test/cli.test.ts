@@ -1,7 +1,7 @@
 // The command line as a user meets it: exit codes, output, atomic and owned writes, check,
 // proto field stability across edits, init and watch. Runs the real bin in a temp project.
 
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -166,7 +166,26 @@ describe('check --breaking', () => {
     writeFiles(dir, { 'spec/ingest.yaml': ingest.replace('        region: { type: string }\n', '') });
     const broken = cli(['check', '--breaking', 'spec/ingest.yaml'], dir);
     expect(broken.status).toBe(1);
-    expect(broken.stdout).toMatch(/proto breaks clients built from generated\/ingest\/proto\/ \(buf breaking\):\n {2}generated\/ingest\/proto\/ingest\/v1\/ingest\.proto:\d+:\d+:Previously present field "2" with name "region" on message "Host" was deleted\./);
+    expect(broken.stdout).toMatch(/proto breaks clients built from generated\/ingest\/proto\/ \(buf breaking; positions in the proto generate writes now\):\n {2}generated\/ingest\/proto\/ingest\/v1\/ingest\.proto:\d+:\d+:Previously present field "2" with name "region" on message "Host" was deleted\./);
+  });
+  it('--against REF compares with the proto committed at a git ref, even after the output was regenerated', () => {
+    const ingest = readFileSync(join(ROOT, 'spec/ingest.yaml'), 'utf8');
+    const dir = workDir('check-breaking-against');
+    writeFiles(dir, { 'spec/ingest.yaml': ingest });
+    expect(cli(['generate', 'spec/ingest.yaml'], dir).status).toBe(0);
+    const git = (...a: string[]) => execFileSync('git', a, { cwd: dir, stdio: 'pipe' });
+    git('init', '-q', '-b', 'main');
+    git('-c', 'user.email=t@t', '-c', 'user.name=t', 'add', '.');
+    git('-c', 'user.email=t@t', '-c', 'user.name=t', 'commit', '-qm', 'release');
+    git('tag', 'v1');
+    writeFiles(dir, { 'spec/ingest.yaml': ingest.replace('        region: { type: string }\n', '') });
+    expect(cli(['generate', 'spec/ingest.yaml'], dir).status).toBe(0);
+    // The output folder now matches the edit, so only the ref still remembers the field.
+    expect(cli(['check', '--breaking', 'spec/ingest.yaml'], dir).status).toBe(0);
+    const r = cli(['check', '--breaking', '--against', 'v1', 'spec/ingest.yaml'], dir);
+    expect(r.stdout).toContain('proto breaks clients built from generated/ingest/proto at v1/');
+    expect(r.stdout).toMatch(/Previously present field "2" with name "region" on message "Host" was deleted\./);
+    expect(r.status).toBe(1);
   });
 });
 

@@ -103,8 +103,8 @@ describe('generate', () => {
     expect(again.stdout).toContain(`0 written, ${files.length} unchanged, 0 removed`);
     expect(mtimes(join(dir, 'generated'))).toEqual(before);
     // What a transport cannot emit yet is said, not silently left out.
-    writeFiles(dir, { 'spec/room.yaml': readFileSync(join(ROOT, 'spec/room.yaml'), 'utf8') });
-    expect(cli(['generate', 'spec/room.yaml'], dir).stdout).toMatch(/\(websocket\): \d+ written, 0 unchanged, 0 removed\n  not yet generated for websocket: conformance\/\n$/);
+    writeFiles(dir, { 'spec/ingest.yaml': readFileSync(join(ROOT, 'spec/ingest.yaml'), 'utf8') });
+    expect(cli(['generate', 'spec/ingest.yaml'], dir).stdout).toMatch(/\(grpc\): \d+ written, 0 unchanged, 0 removed\n  not yet generated for grpc: conformance\/\n$/);
   });
 
   it('a contract with errors leaves the previous output byte-identical', () => {

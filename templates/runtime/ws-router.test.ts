@@ -3,7 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { Issue } from './validation.ts';
-import { closeCodeFor, closeReason, createWebSocketRouter, SUBPROTOCOL, type WebSocketDescriptor, type WebSocketHandler, type WebSocketRouter } from './ws-router.ts';
+import { CONTROL_PATH } from './control.ts';
+import { closeCodeFor, closeReason, createWebSocketRouter, SUBPROTOCOL, textFrames, type WebSocketDescriptor, type WebSocketHandler, type WebSocketRouter } from './ws-router.ts';
 
 describe('closeReason', () => {
   it.each([
@@ -14,6 +15,50 @@ describe('closeReason', () => {
   ])('%s', (_, { given, want }) => {
     expect(closeReason(given)).toBe(want);
     expect(Buffer.byteLength(closeReason(given))).toBeLessThanOrEqual(123);
+  });
+});
+
+describe('textFrames', () => {
+  // Header bytes per RFC 6455 §5.2: FIN + text opcode, then the shortest length encoding.
+  it.each([
+    ['empty', { given: [''], want: [[0x81, 0], ''] }],
+    ['125 bytes: one length byte', { given: ['x'.repeat(125)], want: [[0x81, 125], 'x'.repeat(125)] }],
+    ['126 bytes: 16-bit length', { given: ['x'.repeat(126)], want: [[0x81, 126, 0, 126], 'x'.repeat(126)] }],
+    ['65535 bytes: 16-bit length', { given: ['x'.repeat(65535)], want: [[0x81, 126, 0xff, 0xff], 'x'.repeat(65535)] }],
+    ['65536 bytes: 64-bit length', { given: ['x'.repeat(65536)], want: [[0x81, 127, 0, 0, 0, 0, 0, 1, 0, 0], 'x'.repeat(65536)] }],
+    ['length in bytes, not characters', { given: ['é😀'], want: [[0x81, 6], 'é😀'] }],
+  ] as const)('%s', (_, { given, want }) => {
+    const [head, text] = want;
+    const out = textFrames(given);
+    expect([...out.subarray(0, head.length)]).toEqual(head);
+    // Compared as one string: an element-wise diff of 64 KiB is slow and no clearer.
+    expect(out.subarray(head.length).toString() === text).toBe(true);
+  });
+
+  it('puts frames one after another, each with its own header', () => {
+    expect([...textFrames(['{"a":1}', '', 'ü'])]).toEqual([0x81, 7, ...Buffer.from('{"a":1}'), 0x81, 0, 0x81, 2, 0xc3, 0xbc]);
+  });
+
+  it('a ws client reads a batch as separate messages', async () => {
+    const texts = ['one', 'x'.repeat(300), 'é'.repeat(40000), ''];
+    const got: string[] = [];
+    await serve(descriptor({ direction: 'server-to-client' }), async function* () {
+      return { type: 'done', data: null };
+    });
+    server!.removeAllListeners('upgrade');
+    const { WebSocketServer } = await import('ws');
+    const wss = new WebSocketServer({ noServer: true });
+    server!.on('upgrade', (req, socket, head) => wss.handleUpgrade(req, socket, head, () => socket.write(textFrames(texts))));
+    const ws = new WebSocket(`ws://127.0.0.1:${(server!.address() as AddressInfo).port}/`);
+    await new Promise<void>((resolve) =>
+      ws.on('message', (d, binary) => {
+        expect(binary).toBe(false);
+        if (got.push(d.toString()) === texts.length) resolve();
+      }),
+    );
+    ws.terminate();
+    wss.close();
+    expect(got).toEqual(texts);
   });
 });
 
@@ -155,5 +200,54 @@ describe('createWebSocketRouter', () => {
       ws.on('error', () => {});
     });
     expect(status).toBe(503);
+  });
+
+  describe('conformanceControl', () => {
+    const get = async (base: string, path: string) => {
+      const res = await fetch(base + path);
+      return { status: res.status, body: (await res.json().catch(() => undefined)) as unknown };
+    };
+    /** A server whose own listener answers 426, with the router attached after it. */
+    async function start(conformanceControl: boolean, handler: WebSocketHandler) {
+      const d = descriptor({ direction: 'server-to-client' });
+      router = createWebSocketRouter([d], { [d.name]: handler }, { onError: () => {}, conformanceControl });
+      server = createServer((_, res) => res.writeHead(426, { 'content-type': 'application/json' }).end('{"code":"UPGRADE_REQUIRED"}'));
+      router.upgrade(server);
+      await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
+      return `127.0.0.1:${(server.address() as AddressInfo).port}`;
+    }
+    const waiting: WebSocketHandler = async function* ({ signal }) {
+      yield { type: 'tick', data: { n: 1 } };
+      await new Promise((r) => signal.addEventListener('abort', r));
+      return { type: 'done', data: null };
+    };
+
+    it('answers the control endpoint on the upgrade port; every other request still reaches the server', async () => {
+      const host = await start(true, waiting);
+      const c = call(`ws://${host}/up`, {});
+      while (!c.frames.some((f) => f.seq === 1)) await new Promise((r) => setTimeout(r, 10));
+      const id = String((c.frames.find((f) => f.seq === 1) as { id?: string }).id).split('.')[0]!;
+      expect(await get(`http://${host}`, `${CONTROL_PATH}/instances/${id}`)).toEqual({
+        status: 200,
+        body: { stream: 'upload', handler: 'running', pulled: 1, queued: 0, maxQueued: 1 },
+      });
+      expect((await get(`http://${host}`, `${CONTROL_PATH}/instances/unknown`)).status).toBe(404);
+      expect(await get(`http://${host}`, '/anything')).toEqual({ status: 426, body: { code: 'UPGRADE_REQUIRED' } });
+      // An abandoned consumer: the socket destroyed without a close frame stops the handler.
+      c.ws.terminate();
+      await c.closed;
+      for (let i = 0; i < 100 && ((await get(`http://${host}`, `${CONTROL_PATH}/instances/${id}`)).body as { handler: string }).handler !== 'done'; i++)
+        await new Promise((r) => setTimeout(r, 10));
+      expect(((await get(`http://${host}`, `${CONTROL_PATH}/instances/${id}`)).body as { handler: string }).handler).toBe('done');
+      // close() puts the server's own listener back in front.
+      router!.close();
+      expect((await get(`http://${host}`, `${CONTROL_PATH}/instances/${id}`)).status).toBe(426);
+      expect(server!.listeners('request')).toHaveLength(1);
+    });
+
+    it('is off by default: the control path is the server\'s own', async () => {
+      const host = await start(false, waiting);
+      expect((await get(`http://${host}`, `${CONTROL_PATH}/instances/x`)).status).toBe(426);
+    });
   });
 });

@@ -4,7 +4,7 @@
 // createWebSocketRouter; the wire protocol is docs/websocket.md. Numbering, resume, the pump and
 // the handler checks are the HTTP transports' own (frames.ts, instance-registry.ts, stream-pump.ts).
 
-import { STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
 import {
@@ -20,6 +20,7 @@ import {
   type PathMatcher,
   type StreamShape,
 } from './frames.js';
+import { createControl } from './control.js';
 import { createInstanceRegistry, lookupResume, openInstance, type StreamInstance } from './instance-registry.js';
 import { pump, quietTimer, type PumpEnd, type PumpSink } from './stream-pump.js';
 import type { Issue } from './validation.js';
@@ -77,13 +78,28 @@ export interface WebSocketRouterOptions {
   readonly openTimeoutMs?: number;
   /** Clock for retention by time; for tests. */
   readonly now?: () => number;
+  /**
+   * Default false. Serves the conformance control endpoint (runtime/control.ts) that the generated
+   * conformance suites use for the abandoned-consumer check, over plain HTTP on the port the
+   * upgrades come to (see `upgrade`). Leave it off in production.
+   */
+  readonly conformanceControl?: boolean;
 }
 
 export interface WebSocketRouter {
-  /** Handles every `upgrade` of `server` (a path without a stream is answered 404). */
+  /**
+   * Handles every `upgrade` of `server` (a path without a stream is answered 404). With
+   * `conformanceControl`, also answers the control endpoint's plain GETs before the server's own
+   * `request` listeners (those attached by now), which get every other request as before.
+   */
   upgrade(server: Server): void;
   /** For a server that routes upgrades itself: call with the `upgrade` event's arguments. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  /**
+   * For a server that routes plain requests itself: answers a request the router serves (the
+   * conformance control endpoint, when on) and returns true; false for any other request.
+   */
+  handleRequest(req: IncomingMessage, res: ServerResponse): boolean;
   /** Closes every connection (1001), aborts running handlers and clears timers; later upgrades get 503. */
   close(): void;
 }
@@ -121,6 +137,37 @@ export function closeReason(text: string): string {
     out += ch;
     bytes += n;
   }
+  return out;
+}
+
+/**
+ * Unmasked, final text frames (RFC 6455 §5.2), one after another in one buffer: what `ws` would
+ * write for each with `send`, without compression, which this server never negotiates. Written
+ * straight to the socket; `ws` queues nothing of its own then (no compression), so frames keep
+ * their order with its pings and close frame.
+ */
+export function textFrames(texts: readonly string[]): Buffer {
+  let total = 0;
+  const lengths = texts.map((t) => {
+    const n = Buffer.byteLength(t);
+    total += n + (n < 126 ? 2 : n < 65536 ? 4 : 10);
+    return n;
+  });
+  const out = Buffer.allocUnsafe(total);
+  let at = 0;
+  texts.forEach((t, i) => {
+    const n = lengths[i]!;
+    out[at++] = 0x81; // FIN, opcode 1 (text)
+    if (n < 126) out[at++] = n;
+    else if (n < 65536) {
+      out[at++] = 126;
+      at = out.writeUInt16BE(n, at);
+    } else {
+      out[at++] = 127;
+      at = out.writeBigUInt64BE(BigInt(n), at);
+    }
+    at += out.write(t, at, 'utf8');
+  });
   return out;
 }
 
@@ -180,7 +227,23 @@ export function createWebSocketRouter(
   const sockets = new Set<WebSocket>();
   const running = new Set<AbortController>();
   const attached = new Map<Server, (req: IncomingMessage, socket: Duplex, head: Buffer) => void>();
+  const control = options.conformanceControl ? createControl() : undefined;
+  /** Servers whose `request` listeners were put behind the control endpoint, with the originals. */
+  const fronted = new Map<Server, { readonly front: (req: IncomingMessage, res: ServerResponse) => void; readonly others: Function[] }>();
   let closed = false;
+
+  function handleRequest(req: IncomingMessage, res: ServerResponse): boolean {
+    if (!control || req.method !== 'GET') return false;
+    let told: ReturnType<typeof control.answer>;
+    try {
+      told = control.answer(new URL(req.url ?? '/', 'http://localhost').pathname);
+    } catch {
+      return false;
+    }
+    if (!told) return false;
+    res.writeHead(told.status, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(told.body));
+    return true;
+  }
 
   const originAllowed = (req: IncomingMessage): boolean => {
     const origin = req.headers.origin;
@@ -394,10 +457,9 @@ export function createWebSocketRouter(
         credits -= frames.length;
         heartbeat.touch();
         registry.touch(instance);
-        // Several frames ready together: one socket write, each still its own WebSocket message.
-        socket.cork();
-        for (const f of frames) ws.send(f);
-        socket.uncork();
+        // Several frames ready together: one buffer, one socket write, each still its own
+        // WebSocket message (ws.send per frame costs two buffers and a write each).
+        socket.write(textFrames(frames));
         return ws.bufferedAmount < highWater;
       },
       write: (chunk) => sink.writeFrames([chunk]),
@@ -460,12 +522,15 @@ export function createWebSocketRouter(
         headers: s.headers,
         messages: inbox.iterable,
       });
-      const source = injected ? injected.wrap(handlerSource) : handlerSource;
+      const stats = control?.stats(instance.streamId, d.name);
+      const tracked = stats ? control!.track(handlerSource, stats) : handlerSource;
+      const source = injected ? injected.wrap(tracked) : tracked;
       const end: PumpEnd = await pump(source, sink, {
         backpressure: d.backpressure,
         signal,
         encode: (m, dropped) => frame(checkMessage(d, m, false, validateOutput), dropped),
         onError: (e) => report(e, d.name),
+        ...(stats ? { stats } : {}),
       });
       if (end.kind === 'aborted') return;
       let last: Message | undefined;
@@ -524,12 +589,29 @@ export function createWebSocketRouter(
       const listener = (req: IncomingMessage, socket: Duplex, head: Buffer) => handleUpgrade(req, socket, head);
       attached.set(server, listener);
       server.on('upgrade', listener);
+      if (control) {
+        // An event cannot be taken from the listeners after it, so they go behind one that asks
+        // the control endpoint first (engine.io attaches to a node:http server the same way).
+        const others = server.listeners('request');
+        server.removeAllListeners('request');
+        const front = (req: IncomingMessage, res: ServerResponse) => {
+          if (!handleRequest(req, res)) for (const l of others) l.call(server, req, res);
+        };
+        server.on('request', front);
+        fronted.set(server, { front, others });
+      }
     },
     handleUpgrade,
+    handleRequest,
     close() {
       closed = true;
       for (const [server, listener] of attached) server.off('upgrade', listener);
       attached.clear();
+      for (const [server, { front, others }] of fronted) {
+        server.off('request', front);
+        for (const l of others) server.on('request', l as (...args: unknown[]) => void);
+      }
+      fronted.clear();
       for (const ws of sockets) ws.close(CLOSE.goingAway, 'the server is shutting down');
       // A peer that does not answer the close handshake is cut after a grace, so the server can close.
       const left = [...sockets];

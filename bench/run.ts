@@ -1,6 +1,6 @@
-// `npm run bench`: the code-generation bench, then the HTTP streaming bench, each in its own
-// process. Arguments go to the codegen bench (`--sizes 10,100`); `--json` goes to both, and their
-// rows are printed together as one JSON object `{ "codegen": [...], "http": [...] }`.
+// `npm run bench`: the code-generation bench, then the HTTP streaming and WebSocket benches, each
+// in its own process. Arguments go to the codegen bench (`--sizes 10,100`); `--json` goes to all,
+// and their rows are printed together as one JSON object `{ "codegen": [...], "http": [...], "ws": [...] }`.
 
 import { spawnSync } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
@@ -26,4 +26,5 @@ function run(file: string, argv: readonly string[]): string {
 
 const codegen = run('codegen.bench.ts', args);
 const http = run('http.bench.ts', json ? ['--json'] : []);
-if (json) process.stdout.write(`${JSON.stringify({ codegen: JSON.parse(codegen), http: JSON.parse(http) }, null, 2)}\n`);
+const ws = run('ws.bench.ts', json ? ['--json'] : []);
+if (json) process.stdout.write(`${JSON.stringify({ codegen: JSON.parse(codegen), http: JSON.parse(http), ws: JSON.parse(ws) }, null, 2)}\n`);

@@ -28,7 +28,7 @@ Usage:
   streamspec check [spec...] [--breaking [--against REF]] [--error-format F]
   streamspec lint [spec] [--transport T] [--error-format F]
   streamspec watch [spec] [--transport T] [--out DIR]
-  streamspec mock <spec> [--transport sse|ndjson|websocket] [--port P] [--count N] [--interval MS] [--conformance-control]
+  streamspec mock <spec> [--transport sse|ndjson|websocket|grpc] [--port P] [--count N] [--interval MS] [--conformance-control]
   streamspec convert <asyncapi> [--out FILE] [--assume-defaults] [--error-format F]
   streamspec init [FILE]
   streamspec <command> --help
@@ -84,17 +84,20 @@ watches every contract of ${CONFIG_FILE} and regenerates only those whose files 
 them when ${CONFIG_FILE} itself changes). Each run prints its time. Diagnostics are printed and
 watching goes on after a bad edit. Stop with Ctrl-C.
 `,
-  mock: `Usage: streamspec mock <spec> [--transport sse|ndjson|websocket] [--port P] [--count N] [--interval MS] [--conformance-control]
+  mock: `Usage: streamspec mock <spec> [--transport sse|ndjson|websocket|grpc] [--port P] [--count N] [--interval MS] [--conformance-control]
 
 Serves every stream of a contract on 127.0.0.1 with schema-valid example messages (from the
 schemas' examples and defaults, else made to fit), cycling through the message types, then the
 terminal message. Deterministic: the same URL gives the same messages, so a resumed stream
 continues exactly where it left off. Resume, heartbeats and backpressure behave as in the
 generated server. The first line on stdout is "listening on http://127.0.0.1:PORT", then one
-line per stream. Stop with Ctrl-C.
+line per stream. Over grpc every rpc is served on that one port (Connect and gRPC-web over
+HTTP/1.1, gRPC over h2c), listed as "RPC /<package>.<Service>/<Rpc>"; client messages are
+validated (an invalid one ends the call with INVALID_ARGUMENT, or is answered in-band when the
+contract's errors are in-band). Stop with Ctrl-C.
 
 Options:
-  --transport T  sse | ndjson | websocket (default: the contract's own transport)
+  --transport T  sse | ndjson | websocket | grpc (default: the contract's own transport)
   --port P       port to listen on; 0 picks a free one (default ${MOCK_DEFAULTS.port})
   --count N      messages per stream before the terminal message (default ${MOCK_DEFAULTS.count})
   --interval MS  pause between messages in ms (default ${MOCK_DEFAULTS.interval}); a sampled stream waits at least its interval

@@ -2,14 +2,15 @@
 // generated client is tested elsewhere). Messages are checked with the committed validators in
 // generated/, not the mock's own copy, so a mock that validates against itself cannot pass.
 
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { Issue } from '../templates/runtime/validation.ts';
-import { MockContractError, MockTransportError, startMock, type MockServer } from './mock.ts';
+import { generate } from './generate.ts';
+import { MockContractError, startMock, type MockServer } from './mock.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const COUNT = 6;
@@ -224,15 +225,6 @@ streams:
 });
 
 describe('startMock refuses', () => {
-  it.each([['--transport grpc', { spec: 'spec/assistant.yaml', transport: 'grpc' as const }, 'grpc']])(
-    '%s: not available for mock yet',
-    async (_, opts, transport) => {
-      const e = await startMock({ ...opts, cwd: ROOT }).catch((x: unknown) => x);
-      expect(e).toBeInstanceOf(MockTransportError);
-      expect((e as Error).message).toBe(`the ${transport} transport is not available for mock yet; use --transport sse, ndjson or websocket`);
-    },
-  );
-
   it('a contract with errors, with its diagnostics', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'streamspec-mock-test-'));
     try {
@@ -307,5 +299,88 @@ describe('mock of spec/room.yaml over websocket', () => {
     const resumed = await wsCall(url, { request: {}, resume: first.frames[2]!.id });
     expect(resumed.code).toBe(1000);
     expect(strip(resumed.frames)).toEqual(strip(full.frames.slice(3)));
+  });
+});
+
+describe('mock of test/fixtures/grpc/market.yaml over grpc', () => {
+  // The generated Node client and validators of the contract, from their own generate run (no
+  // committed output exists for this fixture): what a user of the mock would point at it.
+  type Client = { createClient(o: { baseUrl: string; protocol?: string }): Record<string, (args: object) => any> };
+  let mock: MockServer;
+  let client: Client;
+  let validators: Record<string, (m: unknown) => Issue[]>;
+  let dir: string;
+  beforeAll(async () => {
+    // Under test/.work (git-ignored) so the generated client resolves the repo's npm packages.
+    mkdirSync(join(ROOT, 'test', '.work'), { recursive: true });
+    dir = mkdtempSync(join(ROOT, 'test', '.work', 'mock-grpc-'));
+    const out = join(dir, 'out');
+    expect((await generate({ spec: 'test/fixtures/grpc/market.yaml', out, cwd: ROOT })).ok).toBe(true);
+    client = (await import(join(out, 'client.ts'))) as Client;
+    validators = (await import(join(out, 'validate.ts'))) as Record<string, (m: unknown) => Issue[]>;
+    mock = await startMock({ spec: 'test/fixtures/grpc/market.yaml', count: COUNT, interval: 5, cwd: ROOT, onError: () => {} });
+  });
+  afterAll(async () => {
+    await mock?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+  const all = async (call: AsyncIterable<{ type: string; id: string; data: unknown }>) => {
+    const got = [];
+    for await (const m of call) got.push(m);
+    return got;
+  };
+  const failure = (call: AsyncIterable<unknown>) => all(call as never).then(() => undefined, (e: unknown) => e);
+
+  it('lists every rpc by its path, one port for every protocol', () => {
+    expect(mock.transport).toBe('grpc');
+    expect(mock.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(mock.routes).toEqual([
+      { stream: 'quotes', method: 'RPC', path: '/market.v1.MarketService/Quotes' },
+      { stream: 'orders', method: 'RPC', path: '/market.v1.MarketService/Orders' },
+      { stream: 'desk', method: 'RPC', path: '/market.v1.MarketService/Desk' },
+    ]);
+  });
+
+  it.each(['grpc', 'connect', 'grpc-web'])('server-streaming over %s: schema-valid messages, seq 1..N, the terminal last', async (protocol) => {
+    const got = await all(client.createClient({ baseUrl: mock.url, protocol }).quotes!({ params: { symbol: 'ABC' }, request: { count: 1 } }));
+    expect(got.map((m) => m.type)).toEqual(['quote', 'note', 'quote', 'note', 'quote', 'note', 'end']);
+    expect(got.map((m) => Number(m.id.split('.')[1]))).toEqual(got.map((_, i) => i + 1));
+    for (const m of got) expect(validators.validateQuotesMessage!({ type: m.type, data: m.data }), JSON.stringify(m)).toEqual([]);
+  });
+
+  it('resumes a stream where it left off', async () => {
+    const c = client.createClient({ baseUrl: mock.url });
+    const full = await all(c.quotes!({ params: { symbol: 'ABC' }, request: { count: 1 } }));
+    const first = [];
+    for await (const m of c.quotes!({ params: { symbol: 'ABC' }, request: { count: 1 } })) if (first.push(m) === 3) break;
+    const rest = await all(c.quotes!({ params: { symbol: 'ABC' }, request: { count: 1 }, resumeFrom: first[2].id }));
+    expect(rest.map(({ type, data }) => ({ type, data }))).toEqual(full.slice(3).map(({ type, data }) => ({ type, data })));
+  });
+
+  it('client-streaming: takes valid messages and answers with the terminal message', async () => {
+    const call = client.createClient({ baseUrl: mock.url }).orders!({ params: {}, request: { trader: 't' } });
+    await call.send({ type: 'order', data: { id: 'a', side: 'buy', quantity: 2 } });
+    await call.send({ type: 'cancel', data: null });
+    call.close();
+    const got = await all(call);
+    expect(got.map((m) => m.type)).toEqual(['receipt']);
+    expect(validators.validateOrdersMessage!({ type: 'receipt', data: got[0]!.data })).toEqual([]);
+  });
+
+  it('client-streaming: an invalid client message ends the call with INVALID_REQUEST', async () => {
+    const call = client.createClient({ baseUrl: mock.url }).orders!({ params: {}, request: { trader: 't' } });
+    await call.send({ type: 'order', data: { id: 'a', side: 'buy', quantity: 0 } });
+    call.close();
+    expect(await failure(call)).toMatchObject({ name: 'StreamError', code: 'INVALID_REQUEST', message: 'data.quantity: must be >= 1' });
+  });
+
+  it('bidirectional: answers an invalid client message with the in-band error, and goes on', async () => {
+    const call = client.createClient({ baseUrl: mock.url }).desk!({ params: {}, request: undefined });
+    await call.send({ type: 'order', data: { id: 'a', side: 'buy', quantity: 0 } });
+    const got = await all(call);
+    expect(got.filter((m) => m.type === 'problem').map((m) => m.data)).toEqual([{ code: 'INVALID_REQUEST', message: 'data.quantity: must be >= 1' }]);
+    expect(got.filter((m) => m.type === 'fill')).toHaveLength(COUNT);
+    expect(got.at(-1)!.type).toBe('closed');
+    for (const m of got) expect(validators.validateDeskMessage!({ type: m.type, data: m.data })).toEqual([]);
   });
 });

@@ -3,33 +3,37 @@
 // Messages depend only on their position in the stream, so runs can be compared and a resumed
 // stream continues exactly where it left off. Over WebSocket the generated router also takes the
 // client's messages and validates them (an invalid one gets the contract's answer: an in-band
-// error, or close 1007).
+// error, or close 1007). Over gRPC every rpc is served on one port (h2c and HTTP/1.1, as the
+// generated createH2cServer does); the router validates client messages, and an invalid one
+// ends the call with INVALID_ARGUMENT (or, for in-band errors, becomes the error message).
 
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer, type RequestListener, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Server as NetServer, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
+import type { GrpcRouter } from '../templates/runtime/grpc-server.ts';
 import type { HttpRouter, RouterOptions } from '../templates/runtime/http-router.ts';
 import type { WebSocketRouter } from '../templates/runtime/ws-router.ts';
 import type { Issue } from '../templates/runtime/validation.ts';
 import { hasErrors, type Diagnostic } from './diagnostics.ts';
 import { generate } from './generate.ts';
-import type { BoundStream } from './ir/bind.ts';
+import type { BoundContract, BoundStream } from './ir/bind.ts';
 import type { NamedType, SchemaNode, Transport } from './ir/types.ts';
 import { lintSpec } from './pipeline.ts';
 import { example } from './schema/examples.ts';
+import { buildProtoModel } from './schema/proto.ts';
 
-export const MOCK_TRANSPORTS = ['sse', 'ndjson', 'websocket'] as const;
+export const MOCK_TRANSPORTS = ['sse', 'ndjson', 'websocket', 'grpc'] as const;
 type MockTransport = (typeof MOCK_TRANSPORTS)[number];
 export const MOCK_DEFAULTS = { port: 0, count: 10, interval: 50 };
 
 export interface MockOptions {
   readonly spec: string;
-  /** Default: the contract's own transport. sse, ndjson and websocket can be mocked. */
+  /** Default: the contract's own transport. Every transport can be mocked. */
   readonly transport?: Transport;
   /** 0 (the default) picks a free port. */
   readonly port?: number;
@@ -48,9 +52,12 @@ export interface MockOptions {
 
 export interface MockRoute {
   readonly stream: string;
-  /** `WS`: a WebSocket upgrade (`ws://` plus the path, subprotocol streamspec.v1). */
-  readonly method: 'GET' | 'POST' | 'WS';
-  /** The contract's path template, `/v1/conversations/{conversationId}/completion`. */
+  /**
+   * `WS`: a WebSocket upgrade (`ws://` plus the path, subprotocol streamspec.v1). `RPC`: a gRPC
+   * method over Connect, gRPC or gRPC-web; its path is `/<package>.<Service>/<Rpc>`.
+   */
+  readonly method: 'GET' | 'POST' | 'WS' | 'RPC';
+  /** The contract's path template, `/v1/conversations/{conversationId}/completion`, or the rpc's path. */
   readonly path: string;
 }
 
@@ -79,10 +86,10 @@ export class MockContractError extends Error {
   }
 }
 
-/** The transport cannot be mocked (yet). */
+/** The transport cannot be mocked (a transport added to the IR before its mock). */
 export class MockTransportError extends Error {
   constructor(readonly transport: Transport) {
-    super(`the ${transport} transport is not available for mock yet; use --transport sse, ndjson or websocket`);
+    super(`the ${transport} transport is not available for mock; use --transport ${MOCK_TRANSPORTS.join(', ')}`);
     this.name = 'MockTransportError';
   }
 }
@@ -96,11 +103,20 @@ interface Stamped {
 interface MockContext {
   readonly resumeFrom: number | undefined;
   readonly signal: AbortSignal;
-  /** WebSocket streams with client messages. */
+  /** WebSocket and gRPC streams with client messages. */
   readonly messages?: AsyncIterable<unknown>;
 }
 
-type AnyRouter = { readonly kind: 'http'; readonly router: HttpRouter } | { readonly kind: 'websocket'; readonly router: WebSocketRouter };
+type AnyRouter =
+  | { readonly kind: 'http'; readonly router: HttpRouter }
+  | { readonly kind: 'websocket'; readonly router: WebSocketRouter }
+  | { readonly kind: 'grpc'; readonly router: GrpcRouter };
+
+/** npm packages the generated server of a transport imports, which the temp folder must reach. */
+const SERVER_PACKAGES: Readonly<Partial<Record<MockTransport, readonly string[]>>> = {
+  websocket: ['ws'],
+  grpc: ['@bufbuild/protobuf', '@connectrpc/connect', '@connectrpc/connect-node'],
+};
 
 export async function startMock(opts: MockOptions): Promise<MockServer> {
   const cwd = opts.cwd ?? process.cwd();
@@ -119,15 +135,15 @@ export async function startMock(opts: MockOptions): Promise<MockServer> {
   const dir = mkdtempSync(join(tmpdir(), 'streamspec-mock-'));
   const cleanup = () => rmSync(dir, { recursive: true, force: true });
   let router: AnyRouter | undefined;
-  let server: Server | undefined;
+  let server: Server | NetServer | undefined;
   try {
     // The generated files are ESM; without this a .ts file under /tmp would load as CommonJS.
     writeFileSync(join(dir, 'package.json'), '{ "type": "module" }\n');
-    // The generated WebSocket router imports npm `ws`, which nothing under the temp folder can
-    // resolve: it gets streamspec's own copy.
-    if (transport === 'websocket') {
-      mkdirSync(join(dir, 'node_modules'));
-      symlinkSync(dirname(createRequire(import.meta.url).resolve('ws/package.json')), join(dir, 'node_modules', 'ws'), 'junction');
+    // The generated routers import npm packages (`ws`; protobuf-es and Connect) that nothing
+    // under the temp folder can resolve: it gets streamspec's own copies.
+    for (const name of SERVER_PACKAGES[transport] ?? []) {
+      mkdirSync(dirname(join(dir, 'node_modules', name)), { recursive: true });
+      symlinkSync(packageRoot(name), join(dir, 'node_modules', name), 'junction');
     }
     const out = join(dir, 'generated');
     const result = await generate({ spec: opts.spec, transport, out, cwd, assumeDefaults });
@@ -136,7 +152,9 @@ export async function startMock(opts: MockOptions): Promise<MockServer> {
       throw new Error(`could not generate the mock server: ${result.write && !result.write.ok ? result.write.error.message : 'unknown error'}`);
     }
     const serverModule = (await import(pathToFileURL(join(out, 'server.ts')).href)) as {
-      createRouter(handlers: Record<string, unknown>, options?: RouterOptions): HttpRouter | WebSocketRouter;
+      createRouter(handlers: Record<string, unknown>, options?: RouterOptions): HttpRouter | WebSocketRouter | GrpcRouter;
+      /** gRPC only. */
+      createH2cServer?(handler: GrpcRouter['node']): NetServer;
     };
     const validators = (await import(pathToFileURL(join(out, 'validate.ts')).href)) as Record<string, (m: unknown) => Issue[]>;
 
@@ -159,16 +177,25 @@ export async function startMock(opts: MockOptions): Promise<MockServer> {
       const pace = Math.max(interval, backpressure.kind === 'sample' ? backpressure.intervalMs : 0);
       const terminal = messages.terminal(total).message;
       const direction = b.stream.direction;
+      const inBand = b.stream.errors.message?.wire;
       handlers[b.stream.name.camel] = async function* ({ resumeFrom, signal, messages: inbox }) {
         // The router has validated each client message; the mock takes them so the client's grant
-        // keeps flowing. Client-to-server: the client speaks first, until it half-closes.
+        // keeps flowing. Client-to-server: the client speaks first, until it half-closes (an
+        // invalid message throws here: the call ends with the router's INVALID_REQUEST).
         if (inbox && direction === 'client-to-server') for await (const _ of inbox);
-        else if (inbox) void drain(inbox);
+        // Over gRPC an invalid client message surfaces in this iterator (over WebSocket the router
+        // answers it itself): it is raised at the next message, or sent in-band when the contract says so.
+        const failures: StreamFailure[] = [];
+        if (inbox && direction !== 'client-to-server') void drain(inbox, transport === 'grpc' ? failures : undefined);
         // Message i always has seq i + 1 (nothing is dropped at this pace), so resuming is exact.
         const start = resumeFrom ?? 0;
         for (let i = start; i < total; i++) {
           // Aborted: the router has already ended the response and ignores what is returned.
           if (i > start && !(await pause(pace, signal))) return terminal;
+          for (const f of failures.splice(0)) {
+            if (inBand === undefined) throw f;
+            yield { type: inBand, data: { code: f.code, message: f.message } };
+          }
           yield messages.at(i).message;
         }
         return terminal;
@@ -179,8 +206,9 @@ export async function startMock(opts: MockOptions): Promise<MockServer> {
       ...(opts.onError ? { onError: opts.onError } : {}),
       ...(opts.conformanceControl ? { conformanceControl: true } : {}),
     });
-    let listener: RequestListener;
-    if (transport === 'websocket') {
+    let listener: RequestListener | undefined;
+    if (transport === 'grpc') router = { kind: 'grpc', router: created as GrpcRouter };
+    else if (transport === 'websocket') {
       router = { kind: 'websocket', router: created as WebSocketRouter };
       // Plain HTTP requests get a hint; every stream is an upgrade.
       listener = (_, res) => {
@@ -191,8 +219,14 @@ export async function startMock(opts: MockOptions): Promise<MockServer> {
       router = { kind: 'http', router: created as HttpRouter };
       listener = (created as HttpRouter).node;
     }
-    const s = createServer(listener);
-    if (router.kind === 'websocket') router.router.upgrade(s);
+    // gRPC: Connect and gRPC-web over HTTP/1.1 and gRPC over h2c, one port (the generated server's own).
+    const s: Server | NetServer = listener ? createServer(listener) : serverModule.createH2cServer!((created as GrpcRouter).node);
+    if (router.kind === 'websocket') router.router.upgrade(s as Server);
+    const sockets = new Set<Socket>();
+    s.on('connection', (socket: Socket) => {
+      sockets.add(socket);
+      socket.once('close', () => sockets.delete(socket));
+    });
     server = s;
     await new Promise<void>((resolve, reject) => {
       s.once('error', reject);
@@ -203,14 +237,15 @@ export async function startMock(opts: MockOptions): Promise<MockServer> {
     });
     const { port } = s.address() as AddressInfo;
     const r = router;
+    const rpcPaths = transport === 'grpc' ? grpcPaths(bound) : undefined;
     let closing: Promise<void> | undefined;
     return {
       url: `http://127.0.0.1:${port}`,
       transport,
       routes: bound.streams.map((b) => ({
         stream: b.stream.name.wire,
-        method: transport === 'websocket' ? 'WS' : b.requestVia === 'body' ? 'POST' : 'GET',
-        path: b.stream.path.template,
+        method: rpcPaths ? 'RPC' : transport === 'websocket' ? 'WS' : b.requestVia === 'body' ? 'POST' : 'GET',
+        path: rpcPaths?.get(b.stream.name.wire) ?? b.stream.path.template,
       })),
       diagnostics: lint.diagnostics,
       sources: lint.sources,
@@ -222,8 +257,8 @@ export async function startMock(opts: MockOptions): Promise<MockServer> {
           r.router.close();
           await new Promise<void>((resolve) => {
             s.close(() => resolve());
-            s.closeIdleConnections();
-            setTimeout(() => s.closeAllConnections(), 250).unref();
+            if ('closeIdleConnections' in s) s.closeIdleConnections();
+            setTimeout(() => sockets.forEach((socket) => socket.destroy()), 250).unref();
           });
           cleanup();
         })();
@@ -242,13 +277,41 @@ function isMockTransport(t: Transport): t is MockTransport {
   return (MOCK_TRANSPORTS as readonly string[]).includes(t);
 }
 
-/** Takes every client message; the stream's abort ends it. */
-async function drain(messages: AsyncIterable<unknown>): Promise<void> {
+/** The error a client message raised in the router (StreamError: code and message). */
+interface StreamFailure extends Error {
+  readonly code: string;
+}
+
+/**
+ * Takes every client message; the stream's abort ends it. With `failures`, a contract error the
+ * iterator throws (an invalid client message) is kept there for the handler to answer.
+ */
+async function drain(messages: AsyncIterable<unknown>, failures?: StreamFailure[]): Promise<void> {
   try {
     for await (const _ of messages);
-  } catch {
-    // Aborted: the connection is gone.
+  } catch (e) {
+    // Otherwise aborted: the connection is gone.
+    if (failures && typeof (e as StreamFailure)?.code === 'string') failures.push(e as StreamFailure);
   }
+}
+
+/** `/<package>.<Service>/<Rpc>` of every stream, as Connect, gRPC and gRPC-web clients call it. */
+function grpcPaths(bound: BoundContract): Map<string, string> {
+  const c = bound.contract;
+  const service = `${c.package.name}.${buildProtoModel(c, undefined).view.service.name}`;
+  return new Map(bound.streams.map((b) => [b.stream.name.wire, `/${service}/${b.stream.name.pascal}`]));
+}
+
+/** The folder of an installed package, found from its entry point (its package.json may not be exported). */
+function packageRoot(name: string): string {
+  const require = createRequire(import.meta.url);
+  let dir = dirname(require.resolve(name));
+  while (!existsSync(join(dir, 'package.json')) || (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string }).name !== name) {
+    const up = dirname(dir);
+    if (up === dir) throw new Error(`internal: cannot find the folder of npm package ${name}`);
+    dir = up;
+  }
+  return dir;
 }
 
 /** Resolves true after `ms`, or false as soon as the signal aborts (the consumer went away). */

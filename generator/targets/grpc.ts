@@ -1,5 +1,8 @@
 // Files the gRPC transport adds to the common ones (types, validators, proto): the Connect
-// server and Node client around the `_pb.ts` that protoc-gen-es writes from our own proto.
+// server, the Node client (`client.ts`, every direction, connect-node) and the browser client
+// (`client.browser.ts`, server-streaming streams only, connect-web) around the `_pb.ts` that
+// protoc-gen-es writes from our own proto. Two files, not one with an injected transport, so
+// a browser bundle can never reach connect-node (node:http2) through an import.
 // `buf generate` runs here, with the local plugin from node_modules: no remote plugins, no network.
 
 import { spawn } from 'node:child_process';
@@ -12,6 +15,7 @@ import { names } from '../ir/names.ts';
 import { buildProtoModel, type ProtoStreamPlan } from '../schema/proto.ts';
 import { tsPropKey, tsString } from '../render/escape.ts';
 import type { Target } from './index.ts';
+import { runtimeTargets } from './runtime.ts';
 
 /** Runtime modules (templates/runtime/) copied for this transport, beyond validation and errors. */
 export const GRPC_RUNTIME: readonly string[] = [
@@ -23,8 +27,11 @@ export const GRPC_RUNTIME: readonly string[] = [
   'grpc-codec.ts',
   'grpc-status.ts',
   'grpc-server.ts',
+  'grpc-call.ts',
   'grpc-client.ts',
 ];
+/** Copied only beside a browser client (`client.browser.ts`). */
+const GRPC_BROWSER_RUNTIME: readonly string[] = ['grpc-browser-client.ts'];
 
 /** Artifacts the design promises that this build cannot emit yet. */
 export const GRPC_NOT_YET: readonly string[] = ['conformance/'];
@@ -148,6 +155,8 @@ export interface GrpcStreamView {
   readonly terminal: string;
   /** Client messages flow (client-to-server, bidirectional): the context has `messages`, the call `send`. */
   readonly sends: boolean;
+  /** Server-to-client: the one direction a browser client can call. */
+  readonly browser: boolean;
   /** Finished TS expression: the runtime's GrpcStreamDescriptor. */
   readonly descriptorLiteral: string;
   /** Finished TS expression: what the client runtime needs (GrpcTarget minus the file). */
@@ -165,6 +174,8 @@ export interface GrpcView {
   readonly serviceName: string;
   readonly planLiteral: string;
   readonly streams: readonly GrpcStreamView[];
+  /** The streams the browser client offers (server-to-client). */
+  readonly browserStreams: readonly GrpcStreamView[];
 }
 
 export function grpcView(bound: BoundContract, header: string): GrpcView {
@@ -172,6 +183,7 @@ export function grpcView(bound: BoundContract, header: string): GrpcView {
   const proto = buildProtoModel(contract, undefined);
   const pascal = names(contract.package.segments.find((s) => !/^v\d/.test(s)) ?? contract.package.segments[0]!).pascal;
   const stem = proto.path.replace(/\.proto$/, '');
+  const streams = bound.streams.map((b) => streamView(b, proto.codec.streams[b.stream.name.wire]!, bound));
   return {
     header,
     handlersType: `${pascal}Handlers`,
@@ -180,7 +192,8 @@ export function grpcView(bound: BoundContract, header: string): GrpcView {
     fileExport: `file_${stem.replace(/[^a-zA-Z0-9_]+/g, '_')}`,
     serviceName: proto.view.service.name,
     planLiteral: tsLiteral({ enums: proto.codec.enums, wrappers: proto.codec.wrappers }),
-    streams: bound.streams.map((b) => streamView(b, proto.codec.streams[b.stream.name.wire]!, bound)),
+    streams,
+    browserStreams: streams.filter((s) => s.browser),
   };
 }
 
@@ -250,6 +263,7 @@ function streamView(b: BoundStream, plan: ProtoStreamPlan, bound: BoundContract)
     requestType: requestTypeName ? `T.${requestTypeName}` : 'undefined',
     terminal: s.termination.message.wire,
     sends,
+    browser: s.direction === 'server-to-client',
     descriptorLiteral: tsLiteral(descriptor),
     targetLiteral: tsLiteral(target),
   };
@@ -279,5 +293,12 @@ export function grpcTargets(bound: BoundContract, tsHeader: string): Target[] {
   return [
     { kind: 'template', path: 'server.ts', template: 'server/grpc.ts.hbs', context: view, finish: 'ts' },
     { kind: 'template', path: 'client.ts', template: 'client/grpc.ts.hbs', context: view, finish: 'ts' },
+    // Only when there is a stream a browser can read: an empty client would offer nothing.
+    ...(view.browserStreams.length > 0
+      ? [
+          { kind: 'template', path: 'client.browser.ts', template: 'client/grpc-browser.ts.hbs', context: view, finish: 'ts' } as const,
+          ...runtimeTargets(GRPC_BROWSER_RUNTIME, 'runtime', tsHeader),
+        ]
+      : []),
   ];
 }

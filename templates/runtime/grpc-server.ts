@@ -8,8 +8,8 @@
 // to the HTTP/2 stream, which waits on the peer's flow-control window. The pump (shared with
 // the HTTP transports) keeps at most one batch of `buffer` messages between handler and Connect.
 
-import { createRegistry, fromJsonString, type DescFile, type DescMessage, type DescMethod, type DescService, type Message as ProtoMessage } from '@bufbuild/protobuf';
-import { Code, ConnectError, type ConnectRouter, type HandlerContext as ConnectContext } from '@connectrpc/connect';
+import { createRegistry, type DescFile, type DescMessage, type DescMethod, type DescService, type Message as ProtoMessage } from '@bufbuild/protobuf';
+import { Code, ConnectError, cors as connectCors, type ConnectRouter, type HandlerContext as ConnectContext } from '@connectrpc/connect';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
 import { createServer as createHttp1Server } from 'node:http';
 import { createServer as createHttp2Server } from 'node:http2';
@@ -17,10 +17,10 @@ import { createServer as createNetServer, type Server } from 'node:net';
 import { StreamError } from './errors.js';
 import { frameId, newStreamId, parseFrameId, type Message } from './frames.js';
 import { createCodec, type CodecPlan } from './grpc-codec.js';
-import { toConnectError } from './grpc-status.js';
+import { ERROR_CODE_KEY, RETRYABLE_KEY, toConnectError } from './grpc-status.js';
 import { createInstanceRegistry, type StreamInstance } from './instance-registry.js';
 import { createReplayBuffer } from './replay-buffer.js';
-import { pump, type PumpEnd } from './stream-pump.js';
+import { pump, quietTimer, type PumpEnd } from './stream-pump.js';
 import type { Issue } from './validation.js';
 
 export { StreamError } from './errors.js';
@@ -91,6 +91,11 @@ export interface RouterOptions {
   readonly maxInstances?: number;
   /** Clock for retention by time; for tests. */
   readonly now?: () => number;
+  /**
+   * Default: no CORS headers (same origin only). Browsers on another origin need it: Connect's
+   * request headers and methods are allowed, and the stream id and error-code headers exposed.
+   */
+  readonly cors?: { readonly origin: readonly string[] | '*'; readonly credentials?: boolean };
 }
 
 export interface GrpcRouter {
@@ -234,13 +239,15 @@ export function createGrpcRouter(
       return msg;
     };
 
-    /** proto3 JSON text of the response carrying `m`, numbered `seq`. */
-    const encode = (m: Message, seq: number, dropped: number): string => {
+    /** The contract JSON of the response carrying `m`, numbered `seq` (what the replay buffer keeps, as text). */
+    const response = (m: Message, seq: number, dropped: number): Json => {
       const json: Json = { seq, [d.wire.events[m.type]!]: noPayload.has(m.type) ? {} : m.data };
       if (d.wire.dropped !== undefined && dropped > 0) json[d.wire.dropped] = dropped;
-      return JSON.stringify(codec.toProtoJson(output, json));
+      return json;
     };
-    const heartbeat = () => JSON.stringify({ seq: 0, [d.wire.heartbeat]: {} });
+    const toProto = (json: Json): ProtoMessage => codec.toMessage(output, json);
+    // One instance serves every heartbeat: Connect only serializes what it is given.
+    const heartbeat = toProto({ seq: 0, [d.wire.heartbeat]: {} });
 
     const errorFor = (error: unknown): StoredError => {
       if (error instanceof StreamError && d.errors.codes.includes(error.code))
@@ -297,14 +304,17 @@ export function createGrpcRouter(
       ctx.responseHeader.set(STREAM_ID_HEADER, instance.streamId);
       for (const line of replay) {
         if (line.startsWith('{"$error"')) return raise(JSON.parse(line) as StoredError);
-        yield fromJsonString(output, line);
+        yield toProto(JSON.parse(line) as Json);
       }
       if (instance.ended) return;
 
       const run = start(ctx, { params: open.params, request: open.request, resumeFrom: open.token !== undefined ? instance.replay.lastSeq : undefined, messages });
       instance.live = run.controller;
-      // Chunks the pump wrote and Connect has not taken yet: at most one (the sink says full).
-      const chunks: string[] = [];
+      // Responses the pump encoded (`staged`) and wrote (`ready`), which Connect has not taken yet:
+      // at most one batch (the sink says full). The pump's frames are placeholders: the messages
+      // go to Connect as they are, with no text in between.
+      const staged: ProtoMessage[] = [];
+      const ready: ProtoMessage[] = [];
       let wake: (() => void) | undefined;
       let drained: (() => void) | undefined;
       const poke = () => {
@@ -312,22 +322,28 @@ export function createGrpcRouter(
         wake = undefined;
         w?.();
       };
+      // Text only for a stream that can be resumed; the others keep no frames, only the count.
+      const keep = d.resume !== undefined;
       const frame = (m: Message, dropped: number) => {
-        const line = encode(check(m, false), instance.replay.lastSeq + 1, dropped);
-        instance.replay.append(line);
-        return `${line}\n`;
+        const json = response(check(m, false), instance.replay.lastSeq + 1, dropped);
+        const proto = toProto(json);
+        instance.replay.append(keep ? JSON.stringify(json) : '');
+        staged.push(proto);
+        return '';
+      };
+      const take = (n: number) => {
+        for (const m of staged.splice(0, n)) ready.push(m);
+        registry.touch(instance);
+        poke();
+        return false;
       };
       let end: PumpEnd | undefined;
       const pumped = pump(
         run.source,
         {
-          write(chunk) {
-            chunks.push(chunk);
-            registry.touch(instance);
-            poke();
-            return false;
-          },
-          drained: () => new Promise<void>((r) => (chunks.length === 0 || end ? r() : (drained = r))),
+          write: () => take(staged.length),
+          writeFrames: (frames) => take(frames.length),
+          drained: () => new Promise<void>((r) => (ready.length === 0 || end ? r() : (drained = r))),
         },
         {
           // Credit over gRPC is HTTP/2's own: the stream window is the client's grant.
@@ -342,27 +358,32 @@ export function createGrpcRouter(
         poke();
       });
 
-      const intervalMs = Math.max(1, d.heartbeatMs);
+      // A heartbeat once the call has been quiet for a whole interval: one rolling timer, not one per wait.
+      let beatDue = false;
+      const quiet = quietTimer(d.heartbeatMs, () => {
+        beatDue = true;
+        poke();
+      });
       try {
         for (;;) {
-          if (chunks.length > 0) {
-            const chunk = chunks.shift()!;
+          if (ready.length > 0) {
+            const batch = ready.splice(0);
             const r = drained;
             drained = undefined;
             r?.();
-            for (const line of chunk.split('\n')) if (line) yield fromJsonString(output, line);
+            for (const m of batch) yield m;
+            // Messages went out: a beat that fell due while Connect waited on flow control is moot.
+            quiet.touch();
+            beatDue = false;
             continue;
           }
           if (end) break;
-          // A heartbeat once the call has been quiet for a whole interval.
-          let timer: ReturnType<typeof setTimeout> | undefined;
-          const beat = await new Promise<boolean>((resolve) => {
-            wake = () => resolve(false);
-            timer = setTimeout(() => resolve(true), intervalMs);
-          });
-          clearTimeout(timer);
-          wake = undefined;
-          if (beat && chunks.length === 0 && !end) yield fromJsonString(output, heartbeat());
+          if (beatDue) {
+            beatDue = false;
+            yield heartbeat;
+            continue;
+          }
+          await new Promise<void>((resolve) => (wake = resolve));
         }
         await pumped;
         const e = end!;
@@ -370,19 +391,22 @@ export function createGrpcRouter(
           if (ctx.signal.aborted) return;
           throw new ConnectError('the call was taken over by a resumed call, or the server closed', Code.Aborted);
         }
-        let last: string;
-        if (e.kind === 'done') {
-          try {
-            last = encode(check(e.value ?? { type: d.terminal, data: null }, true), instance.replay.lastSeq + 1, e.dropped);
-          } catch (error) {
-            last = JSON.stringify(errorFor(error));
-          }
-        } else last = JSON.stringify(errorFor(e.error));
-        instance.replay.append(last);
+        let last: Json | StoredError;
+        let proto: ProtoMessage | undefined;
+        try {
+          if (e.kind === 'error') throw e.error;
+          last = response(check(e.value ?? { type: d.terminal, data: null }, true), instance.replay.lastSeq + 1, e.dropped);
+          proto = toProto(last);
+        } catch (error) {
+          last = errorFor(error);
+        }
+        // The end is kept whatever the stream's retention, so a resume ends the same way.
+        instance.replay.append(JSON.stringify(last));
         instance.ended = true;
-        if (last.startsWith('{"$error"')) return raise(JSON.parse(last) as StoredError);
-        yield fromJsonString(output, last);
+        if (!proto) return raise(last as StoredError);
+        yield proto;
       } finally {
+        quiet.stop();
         // Connect calls return() when the client cancels: the pump must stop pulling the handler.
         run.controller.abort();
         run.done();
@@ -401,7 +425,7 @@ export function createGrpcRouter(
         try {
           r = await run.source.next();
           if (!r.done) throw new ContractViolation(d.name, 'a client-to-server handler yields nothing: it returns the terminal message');
-          return fromJsonString(output, encode(check(r.value ?? { type: d.terminal, data: null }, true), 1, 0));
+          return toProto(response(check(r.value ?? { type: d.terminal, data: null }, true), 1, 0));
         } catch (error) {
           if (run.controller.signal.aborted && !(error instanceof StreamError)) throw new ConnectError('cancelled', Code.Canceled);
           return raise(errorFor(error));
@@ -443,9 +467,10 @@ export function createGrpcRouter(
   const register = (router: ConnectRouter) => {
     for (const b of bound) router.rpc(b.method, b.impl as never);
   };
+  const adapter = connectNodeAdapter({ routes: register });
   return {
     routes: register,
-    node: connectNodeAdapter({ routes: register }),
+    node: options.cors ? withCors(adapter, options.cors) : adapter,
     close() {
       closed = true;
       for (const c of running) c.abort();
@@ -453,6 +478,41 @@ export function createGrpcRouter(
       registry.clear();
     },
   };
+}
+
+type NodeHandler = ReturnType<typeof connectNodeAdapter>;
+
+/** What a browser script on an allowed origin may see of a response: Connect's and ours. */
+const EXPOSED = [...connectCors.exposedHeaders, STREAM_ID_HEADER, ERROR_CODE_KEY, RETRYABLE_KEY].join(', ');
+
+/**
+ * CORS in front of the Connect adapter: preflights are answered here (any request header a
+ * client's `headers()` adds is allowed, as asked), other requests get the allow headers and go on.
+ */
+function withCors(next: NodeHandler, cors: NonNullable<RouterOptions['cors']>): NodeHandler {
+  const anyOrigin = cors.origin === '*' && !cors.credentials;
+  return ((req, res) => {
+    const origin = req.headers.origin;
+    const allowed = typeof origin === 'string' && (cors.origin === '*' || cors.origin.includes(origin));
+    if (!anyOrigin) res.setHeader('vary', 'Origin');
+    if (allowed) {
+      res.setHeader('access-control-allow-origin', anyOrigin ? '*' : origin);
+      if (cors.credentials) res.setHeader('access-control-allow-credentials', 'true');
+    }
+    if (req.method === 'OPTIONS' && req.headers['access-control-request-method'] !== undefined) {
+      if (allowed) {
+        const asked = req.headers['access-control-request-headers'];
+        res.setHeader('access-control-allow-methods', connectCors.allowedMethods.join(', '));
+        res.setHeader('access-control-allow-headers', [...connectCors.allowedHeaders, ...(typeof asked === 'string' ? [asked] : [])].join(', '));
+        res.setHeader('access-control-max-age', '7200');
+      }
+      res.writeHead(204);
+      res.end();
+      return;
+    }
+    if (allowed) res.setHeader('access-control-expose-headers', EXPOSED);
+    next(req, res);
+  }) as NodeHandler;
 }
 
 async function* emptyMessages(): AsyncGenerator<Message, void, void> {}

@@ -1,0 +1,169 @@
+// The gRPC server-streaming path (`node bin/run-ts.js bench/grpc.bench.ts`), all on 127.0.0.1.
+//
+// - throughput: messages/s of the generated server (test/fixtures/grpc/market.yaml `quotes`,
+//   pull, output validation on as shipped, resume retention on) against a hand-written
+//   connect-node handler that yields the same QuotesResponse messages, both on the generated
+//   createH2cServer (gRPC over h2c), both read by the same plain Connect client (it counts the
+//   `quote` events), in one process, alternating. The ratio is the median of the ratios of
+//   adjacent runs (a busy machine slows both of a pair alike); it is also given per CPU second
+//   (server and client share the process), which other load disturbs less. Target: >= 95 %.
+//
+// `--json` prints the rows as JSON on stdout (the verdict lines then go to stderr).
+
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import type { AddressInfo, Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { create } from '@bufbuild/protobuf';
+import { createClient, type ConnectRouter } from '@connectrpc/connect';
+import { connectNodeAdapter, createGrpcTransport } from '@connectrpc/connect-node';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const { values } = parseArgs({ options: { json: { type: 'boolean', default: false } } });
+const log = (line: string) => process.stderr.write(`${line}\n`);
+
+const MESSAGES = 50_000; // per run
+const RUNS = 7;
+const RUN_TIMEOUT_MS = 30_000;
+const TARGET_RATIO = 0.95;
+const VENUES = [['XNAS', 'XNYS'], ['BATS']];
+
+export interface Row {
+  readonly case: string;
+  readonly transport: 'grpc';
+  readonly value: number;
+  readonly unit: string;
+  readonly target: string | null;
+  readonly pass: boolean | null;
+  readonly note: string;
+}
+const rows: Row[] = [];
+
+const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+
+async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: not done within ${ms} ms`)), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+type Any = any;
+
+async function listen(server: Server): Promise<{ base: string; close(): Promise<void> }> {
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
+
+interface Run {
+  /** Messages per wall-clock second. */
+  readonly wall: number;
+  /** Messages per CPU second of this process (server and client). */
+  readonly cpu: number;
+}
+
+/** One call read to its end by a plain Connect client, counting `quote` events. */
+async function run(pb: Any, base: string): Promise<Run> {
+  const client = createClient(pb.MarketService, createGrpcTransport({ baseUrl: base })) as Any;
+  const t = performance.now();
+  const c0 = process.cpuUsage();
+  let n = 0;
+  for await (const res of client.quotes({ symbol: 'BENCH', count: MESSAGES })) if (res.event.case === 'quote') n++;
+  const c = process.cpuUsage(c0);
+  if (n !== MESSAGES) throw new Error(`${n} of ${MESSAGES} messages`);
+  return { wall: (n / (performance.now() - t)) * 1000, cpu: n / ((c.user + c.system) / 1e6) };
+}
+
+const started = performance.now();
+const work = mkdtempSync(join(tmpdir(), 'streamspec-grpc-bench-'));
+try {
+  const gen = spawnSync(process.execPath, [join(ROOT, 'bin', 'streamspec.js'), 'generate', 'test/fixtures/grpc/market.yaml', '--out', work], { cwd: ROOT, encoding: 'utf8' });
+  if (gen.status !== 0) throw new Error(`streamspec generate failed:\n${gen.stderr}`);
+  // Outside the repo nothing says the .ts files are ES modules, and nothing resolves the npm packages.
+  writeFileSync(join(work, 'package.json'), '{ "type": "module" }\n');
+  spawnSync('ln', ['-s', join(ROOT, 'node_modules'), join(work, 'node_modules')]);
+  const server: Any = await import(pathToFileURL(join(work, 'server.ts')).href);
+  const pb: Any = await import(pathToFileURL(join(work, 'proto/market/v1/market_pb.ts')).href);
+
+  // The generated side: the handler shape users write, contract JSON in.
+  const generated = server.createRouter(
+    {
+      async *quotes({ request }: Any) {
+        for (let i = 0; i < request.count; i++) yield { type: 'quote', data: { price: 100.25 + i, side: 'buy', at: 1_700_000_000_000 + i, venues: VENUES } };
+        return { type: 'end', data: { sent: request.count } };
+      },
+      async *orders() {
+        return { type: 'receipt', data: { accepted: 0, total: 0 } };
+      },
+      async *desk() {
+        return { type: 'closed' };
+      },
+    },
+    { onError: () => {} },
+  );
+  // The hand-written side: connect-node with the protoc-gen-es types, the same messages and seq.
+  const handWritten = connectNodeAdapter({
+    routes(router: ConnectRouter) {
+      router.service(pb.MarketService, {
+        async *quotes(req: Any) {
+          const venues = VENUES.map((values) => ({ values }));
+          for (let i = 0; i < req.count; i++)
+            yield create(pb.QuotesResponseSchema, { seq: BigInt(i + 1), event: { case: 'quote', value: { price: 100.25 + i, side: pb.Side.BUY, at: BigInt(1_700_000_000_000 + i), venues } } });
+          yield create(pb.QuotesResponseSchema, { seq: BigInt(req.count + 1), event: { case: 'end', value: { sent: BigInt(req.count) } } });
+        },
+      } as Any);
+    },
+  });
+  const ours = await listen(server.createH2cServer(generated.node));
+  const theirs = await listen(server.createH2cServer(handWritten));
+  const a: Run[] = [];
+  const b: Run[] = [];
+  try {
+    log(`bench: grpc throughput, ${RUNS} x ${MESSAGES} messages each side...`);
+    await within(run(pb, ours.base), RUN_TIMEOUT_MS, 'warm-up'); // JIT warm-up, not counted
+    await within(run(pb, theirs.base), RUN_TIMEOUT_MS, 'warm-up');
+    for (let i = 0; i < RUNS; i++) {
+      a.push(await within(run(pb, ours.base), RUN_TIMEOUT_MS, 'generated run'));
+      b.push(await within(run(pb, theirs.base), RUN_TIMEOUT_MS, 'hand-written run'));
+    }
+  } finally {
+    generated.close();
+    await ours.close();
+    await theirs.close();
+  }
+  const wall = (rs: readonly Run[]) => rs.map((r) => Math.round(r.wall));
+  const ratio = median(a.map((r, i) => r.wall / b[i]!.wall));
+  const cpuRatio = median(a.map((r) => r.cpu)) / median(b.map((r) => r.cpu));
+  const pct = (x: number) => Math.round(x * 1000) / 10;
+  rows.push({ case: 'throughput, generated', transport: 'grpc', value: Math.round(median(a.map((r) => r.wall))), unit: 'msg/s', target: null, pass: null, note: `median of ${RUNS}; runs ${wall(a).join(', ')}` });
+  rows.push({ case: 'throughput, hand-written connect-node', transport: 'grpc', value: Math.round(median(b.map((r) => r.wall))), unit: 'msg/s', target: null, pass: null, note: `median of ${RUNS}; runs ${wall(b).join(', ')}` });
+  rows.push({ case: 'throughput, generated / hand-written', transport: 'grpc', value: pct(ratio), unit: '%', target: `>= ${TARGET_RATIO * 100} %`, pass: ratio >= TARGET_RATIO, note: 'median of adjacent-run ratios; same client (Connect, gRPC over h2c)' });
+  rows.push({ case: 'messages per CPU second, generated / hand-written', transport: 'grpc', value: pct(cpuRatio), unit: '%', target: null, pass: null, note: `${Math.round(median(a.map((r) => r.cpu)))} vs ${Math.round(median(b.map((r) => r.cpu)))} msg per CPU s, server and client together` });
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
+
+function table(rs: readonly Row[]): string {
+  const head = ['case', 'transport', 'value', 'unit', 'target', 'result', 'note'];
+  const body = rs.map((r) => [r.case, r.transport, String(r.value), r.unit, r.target ?? '', r.pass === null ? '' : r.pass ? 'PASS' : 'FAIL', r.note]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 2 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  return [line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
+}
+
+const verdicts = rows.filter((r) => r.pass !== null).map((r) => `${r.pass ? 'PASS' : 'FAIL'} ${r.case} (${r.transport}): ${r.value} ${r.unit}, target ${r.target}`);
+verdicts.push(`grpc bench took ${((performance.now() - started) / 1000).toFixed(1)} s`);
+if (values.json) {
+  process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+  log(verdicts.join('\n'));
+} else process.stdout.write(`${table(rows)}\n\n${verdicts.join('\n')}\n`);
+// HTTP/2 sessions of the client transports would hold the process open for a while.
+process.exit(0);

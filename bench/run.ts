@@ -1,6 +1,6 @@
-// `npm run bench`: the code-generation bench, then the HTTP streaming and WebSocket benches, each
-// in its own process. Arguments go to the codegen bench (`--sizes 10,100`); `--json` goes to all,
-// and their rows are printed together as one JSON object `{ "codegen": [...], "http": [...], "ws": [...] }`.
+// `npm run bench`: the code-generation bench, then the HTTP streaming, WebSocket and gRPC benches,
+// each in its own process. Arguments go to the codegen bench (`--sizes 10,100`); `--json` goes to
+// all, and their rows are printed together as one JSON object `{ "codegen": [...], "http": [...], ... }`.
 
 import { spawnSync } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
@@ -27,4 +27,5 @@ function run(file: string, argv: readonly string[]): string {
 const codegen = run('codegen.bench.ts', args);
 const http = run('http.bench.ts', json ? ['--json'] : []);
 const ws = run('ws.bench.ts', json ? ['--json'] : []);
-if (json) process.stdout.write(`${JSON.stringify({ codegen: JSON.parse(codegen), http: JSON.parse(http), ws: JSON.parse(ws) }, null, 2)}\n`);
+const grpc = run('grpc.bench.ts', json ? ['--json'] : []);
+if (json) process.stdout.write(`${JSON.stringify({ codegen: JSON.parse(codegen), http: JSON.parse(http), ws: JSON.parse(ws), grpc: JSON.parse(grpc) }, null, 2)}\n`);

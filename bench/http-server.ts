@@ -23,7 +23,7 @@ const handlers: AssistantHandlers = {
   },
 };
 
-const server = createServer(createRouter(handlers, { onError: () => {} }).node);
+const server = createServer(createRouter(handlers, { authenticate: () => ({ id: 'test' }), onError: () => {} }).node);
 server.listen(0, '127.0.0.1', () => {
   const address = server.address();
   process.stdout.write(`listening ${typeof address === 'object' && address ? address.port : 0}\n`);

@@ -139,7 +139,7 @@ async function rawRun(transport: 'sse' | 'ndjson', base: string): Promise<number
 
 async function throughput(transport: 'sse' | 'ndjson', g: Generated): Promise<void> {
   log(`bench: throughput ${transport}, ${RUNS} x ${MESSAGES} messages each side...`);
-  const gen = await listen(g.server.createRouter(countingHandlers(MESSAGES), { onError: () => {} }).node);
+  const gen = await listen(g.server.createRouter(countingHandlers(MESSAGES), { authenticate: () => ({ id: 'test' }), onError: () => {} }).node);
   const raw = await listen(rawListener(transport));
   const ours: number[] = [];
   const theirs: number[] = [];
@@ -172,7 +172,7 @@ async function throughput(transport: 'sse' | 'ndjson', g: Generated): Promise<vo
 
 async function timeToFirstMessage(transport: 'sse' | 'ndjson', g: Generated): Promise<void> {
   log(`bench: time to first message ${transport}, ${TTFM_RUNS} opens...`);
-  const gen = await listen(g.server.createRouter(countingHandlers(1), { onError: () => {} }).node);
+  const gen = await listen(g.server.createRouter(countingHandlers(1), { authenticate: () => ({ id: 'test' }), onError: () => {} }).node);
   const times: number[] = [];
   try {
     for (let i = 0; i < TTFM_RUNS + 3; i++) {
@@ -207,7 +207,7 @@ async function timeToResume(transport: 'sse' | 'ndjson', g: Generated): Promise<
         return { type: 'end', data: { count: 0 } };
       },
     },
-    { onError: () => {} },
+    { authenticate: () => ({ id: 'test' }), onError: () => {} },
   );
   const gen = await listen(router.node);
   const times: number[] = [];

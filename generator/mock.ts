@@ -16,6 +16,7 @@ import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import type { GrpcRouter } from '../templates/runtime/grpc-server.ts';
+import type { AuthRequest } from '../templates/runtime/auth.ts';
 import type { HttpRouter, RouterOptions } from '../templates/runtime/http-router.ts';
 import type { WebSocketRouter } from '../templates/runtime/ws-router.ts';
 import type { Issue } from '../templates/runtime/validation.ts';
@@ -203,6 +204,9 @@ export async function startMock(opts: MockOptions): Promise<MockServer> {
     }
 
     const created = serverModule.createRouter(handlers, {
+      // Streams that require authentication take any caller; the Authorization header, when sent,
+      // names the principal, so a resume is bound to it as in a real server.
+      authenticate: (req: AuthRequest) => ({ id: req.headers.get('authorization') ?? 'anonymous' }),
       ...(opts.onError ? { onError: opts.onError } : {}),
       ...(opts.conformanceControl ? { conformanceControl: true } : {}),
     });

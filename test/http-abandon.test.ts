@@ -94,7 +94,7 @@ describe.each(['sse', 'ndjson'] as const)('%s', (transport) => {
   ])(`%s: the handler is aborted and its finally runs within ${LIMIT_MS} ms`, async (name, { producer, abandon }) => {
     const { server: S, client: C } = transports[transport];
     const probe: Probe = { yielded: 0 };
-    server = await listen(S.createRouter(handlers(producer, probe), { onError: () => {} }).node);
+    server = await listen(S.createRouter(handlers(producer, probe), { authenticate: () => ({ id: 'test' }), onError: () => {} }).node);
     // Blocked: stall until every buffer on the way has filled and the handler has stopped.
     const stall = async () => {
       if (producer === 'waiting') return;

@@ -9,6 +9,7 @@ import { createRouter } from '../generated/assistant/server.ts';
 
 const [port = '0', delayMs = '0'] = process.argv.slice(2);
 const router = createRouter(createHandlers({ delayMs: Number(delayMs) }), {
+  authenticate: () => ({ id: 'test' }),
   retryMs: 20,
   onError: () => {},
 });

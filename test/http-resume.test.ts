@@ -66,6 +66,7 @@ describe.each(['sse', 'ndjson'] as const)('%s', (transport) => {
     const { server: S, client: C } = transports[transport];
     server = await listen(
       S.createRouter(createHandlers({ delayMs }), {
+        authenticate: () => ({ id: 'test' }),
         retryMs: 20,
         onError: () => {},
       }).node,

@@ -54,7 +54,7 @@ it(`pauses a free-running pull producer for a consumer taking ${RATE} messages/s
       return { type: 'end', data: { count: 0 } };
     },
   };
-  const router = createRouter(handlers, { onError: () => {} });
+  const router = createRouter(handlers, { authenticate: () => ({ id: 'test' }), onError: () => {} });
   server = await listen(router.node);
   const srv = server;
   const ac = new AbortController();

@@ -169,4 +169,14 @@ heartbeat: { interval: 250ms, timeout: 1s }`).replace('{ strategy: pull }', '{ s
     expect(s.resume).toMatchObject({ kind: 'token', retention: { messages: 50, seconds: 9 } });
     expect(s.heartbeat).toMatchObject({ intervalMs: 250, timeoutMs: 1000 });
   });
+
+  it.each([
+    ['unsaid: default (the router decides)', '', { kind: 'default', pos: { line: 5, col: 3 } }],
+    ['required', 'auth: required', { kind: 'required', pos: { line: 13, col: 11 } }],
+    ['optional', 'auth: optional', { kind: 'optional', pos: { line: 13, col: 11 } }],
+    ['none', 'auth: none', { kind: 'none', pos: { line: 13, col: 11 } }],
+  ])('auth %s', (_name, body, want) => {
+    const s = ok(stream(`messages: { item: { type: object } }\n${body}`)).streams[0]!;
+    expect(s.auth).toMatchObject(want);
+  });
 });

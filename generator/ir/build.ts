@@ -10,6 +10,7 @@ import { parseDuration } from './duration.ts';
 import { isPortableName, looseNames, names } from './names.ts';
 import {
   BUILTIN_ERROR_CODES,
+  type Auth,
   type Backpressure,
   type BackpressureStrategy,
   type Contract,
@@ -218,6 +219,7 @@ class Builder {
       backpressure,
       resume,
       heartbeat,
+      auth: this.auth(raw.auth, base),
       pos,
     };
   }
@@ -316,6 +318,12 @@ class Builder {
       timeoutMs: parseDuration(raw.timeout) ?? DEFAULTS.heartbeat.timeoutMs,
       pos: this.root.pos([...base, 'heartbeat'], 'key'),
     };
+  }
+
+  private auth(raw: unknown, base: Pointer): Auth {
+    // The shape check has already rejected any other value.
+    if (raw === 'required' || raw === 'optional' || raw === 'none') return { kind: raw, pos: this.root.pos([...base, 'auth'], 'value') };
+    return { kind: 'default', pos: this.root.pos(base, 'key') };
   }
 
   // -------------------------------------------------------------------------------------------

@@ -228,6 +228,16 @@ export interface Heartbeat {
   readonly pos: SourcePos;
 }
 
+/**
+ * `auth` as the contract says it. `default`: the contract says nothing, and the runtime decides:
+ * required when the router has an `authenticate` hook, none when it has not.
+ */
+export type AuthKind = 'required' | 'optional' | 'none' | 'default';
+export interface Auth {
+  readonly kind: AuthKind;
+  readonly pos: SourcePos;
+}
+
 /** TS type names derived from a stream, claimed by the builder so they never meet a schema's name. */
 export interface StreamTypeNames {
   /** The union of server -> client messages (`CompletionMessage`). */
@@ -261,6 +271,7 @@ export interface Stream {
   readonly backpressure: Backpressure;
   readonly resume: Resume;
   readonly heartbeat: Heartbeat;
+  readonly auth: Auth;
   readonly pos: SourcePos;
 }
 

@@ -123,6 +123,7 @@ export function stream(wire: string, o: Partial<Stream> = {}): Stream {
     backpressure: { kind: 'pull', buffer: 64, pos: POS },
     resume: { kind: 'none', pos: POS },
     heartbeat: { intervalMs: 15000, timeoutMs: 45000, pos: POS },
+    auth: { kind: 'default', pos: POS },
     pos: POS,
     ...o,
   };

@@ -27,6 +27,7 @@ export type Target =
 const RUNTIME_FILES: Readonly<Record<Transport, readonly string[]>> = (() => {
   const base = ['validation.ts', 'errors.ts'];
   const httpServer = [
+    'auth.ts',
     'frames.ts',
     'sse-writer.ts',
     'ndjson-writer.ts',

@@ -45,6 +45,10 @@ export interface StreamView {
   readonly retentionSeconds: number | undefined;
   readonly heartbeatMs: number;
   readonly idleMs: number;
+  /** The contract's `auth` for the runtime's descriptor; undefined: not said (the router decides). */
+  readonly auth: 'required' | 'optional' | 'none' | undefined;
+  /** `ctx.principal`'s type, in terms of the router's type parameter `P`. */
+  readonly principalType: 'P' | 'P | undefined' | 'undefined';
 }
 
 /** Names the whole contract's server and client types share. */
@@ -102,5 +106,8 @@ export function streamView(b: BoundStream, types: ReadonlyMap<string, NamedType>
     retentionSeconds: s.resume.kind === 'none' ? undefined : s.resume.retention.seconds,
     heartbeatMs: s.heartbeat.intervalMs,
     idleMs: s.heartbeat.timeoutMs,
+    auth: s.auth.kind === 'default' ? undefined : s.auth.kind,
+    // Unsaid auth is required whenever there is a hook to give a principal (P); without one, P is unknown.
+    principalType: s.auth.kind === 'optional' ? 'P | undefined' : s.auth.kind === 'none' ? 'undefined' : 'P',
   };
 }

@@ -364,6 +364,8 @@ describe('openStream', () => {
       { status: 404, body: '{"code":"NOT_FOUND","message":"no stream"}', want: { type: StreamError, code: 'NOT_FOUND' } },
     ],
     ['403 without JSON', { status: 403, body: '<h1>no</h1>', want: { type: StreamError, code: 'HTTP_403', message: 'Forbidden' } }],
+    // fetch follows redirects; a 3xx that reaches the client is not a stream, and retrying cannot make it one.
+    ['300 (not followed)', { status: 300, body: '', want: { type: StreamError, code: 'HTTP_300' } }],
     [
       '410 on a resume',
       {
@@ -388,6 +390,62 @@ describe('openStream', () => {
     if (resumeFrom) expect(reqs[0]!.headers['last-event-id']).toBe(resumeFrom);
     await sleep(30);
     expect(reqs).toHaveLength(1);
+  });
+
+  describe('401 and 403', () => {
+    const deny = (res: ServerResponse, status: 401 | 403) =>
+      res
+        .writeHead(status, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ code: status === 401 ? 'UNAUTHENTICATED' : 'PERMISSION_DENIED', message: 'no' }));
+    const tokens = () => {
+      let asked = 0;
+      return { headers: () => ({ authorization: `Bearer ${++asked}` }) };
+    };
+    const auth = (reqs: Req[]) => reqs.map((r) => r.headers.authorization);
+
+    it.each<[string, { statuses: (401 | 403)[]; want: string; tokens: string[] }]>([
+      ['401 twice: asks for headers once more, then stops', { statuses: [401, 401], want: 'UNAUTHENTICATED', tokens: ['Bearer 1', 'Bearer 2'] }],
+      ['403: stops at once', { statuses: [403], want: 'PERMISSION_DENIED', tokens: ['Bearer 1'] }],
+      ['401 then 403: stops at the 403', { statuses: [401, 403], want: 'PERMISSION_DENIED', tokens: ['Bearer 1', 'Bearer 2'] }],
+    ])('%s', async (_name, { statuses, want, tokens: sent }) => {
+      const { base, reqs } = await serve((res, n) => deny(res, statuses[Math.min(n, statuses.length - 1)]!));
+      const { got, err } = await drain(open(base, {}, {}, tokens()));
+      expect(got).toEqual([]);
+      expect(err).toBeInstanceOf(StreamError);
+      expect((err as StreamError).code).toBe(want);
+      await sleep(30);
+      expect(auth(reqs)).toEqual(sent);
+    });
+
+    it('a refreshed token after a 401 opens the stream', async () => {
+      const { base, reqs } = await serve((res, _n, req) => {
+        if (req.headers.authorization !== 'Bearer 2') return deny(res, 401);
+        sseHead(res);
+        res.end(ev(1, 'done'));
+      });
+      const { got, err } = await drain(open(base, {}, {}, tokens()));
+      expect(err).toBeUndefined();
+      expect(types(got)).toEqual(['done:null']);
+      expect(auth(reqs)).toEqual(['Bearer 1', 'Bearer 2']);
+    });
+
+    it('a message restores the one retry: a 401 at each of two later reconnects is refreshed', async () => {
+      // Odd tokens are good, even ones expired (401); the response ends after each message.
+      const { base, reqs } = await serve((res, _n, req) => {
+        const t = Number(req.headers.authorization?.slice(7));
+        if (t % 2 === 0) return deny(res, 401);
+        sseHead(res);
+        if (t === 1) res.end(ev(1, 'token', 'a'));
+        else if (t === 3) res.end(ev(2, 'token', 'b'));
+        else res.end(ev(3, 'done'));
+      });
+      let asked = 0;
+      const { got, err } = await drain(open(base, {}, {}, { headers: () => ({ authorization: `Bearer ${++asked}` }) }));
+      expect(err).toBeUndefined();
+      expect(types(got)).toEqual(['token:"a"', 'token:"b"', 'done:null']);
+      expect(auth(reqs)).toEqual(['Bearer 1', 'Bearer 2', 'Bearer 3', 'Bearer 4', 'Bearer 5']);
+      expect(reqs.slice(1).map((r) => r.headers['last-event-id'])).toEqual([id(1), id(1), id(2), id(2)]);
+    });
   });
 
   it('retries 5xx answers and recovers', async () => {

@@ -123,6 +123,7 @@ export function openStream<M extends { type: string; id: string; data: unknown }
   let seq = +ID.exec(lastId!)?.[1]! || 0; // last sequence number delivered
   let base = 250; // backoff base (ms): a first retry within 250 ms; the server's `retry:` replaces it
   let fails = 0; // consecutive connections without a message
+  let auth = 0; // 401s since the last message: the first is retried, the second ends the call
   let dropped = 0;
 
   const qs = new URLSearchParams();
@@ -173,7 +174,7 @@ export function openStream<M extends { type: string; id: string; data: unknown }
       if (f.seq > seq + 1 || f.id.slice(0, 22) != (lastId ?? f.id).slice(0, 22)) throw new StreamProtocolError(`${f.id} after ${lastId}`);
       seq = f.seq;
       lastId = f.id;
-      fails = 0;
+      fails = auth = 0;
       if (f.kind == 'error') throw new StreamError(f.code, f.message, { retryable: f.retryable });
       q.push(f as unknown as M); // M's fields, plus `kind` and `seq`
       f.type == target.terminal ? stop() : wake();
@@ -197,16 +198,18 @@ export function openStream<M extends { type: string; id: string; data: unknown }
         const res = await f(url, { method: target.method, headers: h, body, signal: c.signal });
         const code = res.status;
         if (code == 204) throw new StreamInterruptedError(why);
-        if (code > 399 && code < 500) {
-          const j = await res.json().catch(() => 0);
-          throw new StreamError(
-            code == 410 ? 'RESUME_EXPIRED' : typeof j.code == 'string' ? j.code : 'HTTP_' + code,
-            j.message ?? res.statusText,
-          );
-        }
-        if (code > 299)
+        if (code > 299) {
           why = 'HTTP ' + code; // 5xx: retried
-        else {
+          // A first 401 is retried too, with headers asked for again (a token may have expired);
+          // a second 401 in a row, and any other 3xx or 4xx, ends the call.
+          if (code < 500 && (code != 401 || auth++)) {
+            const j = await res.json().catch(() => 0);
+            throw new StreamError(
+              code == 410 ? 'RESUME_EXPIRED' : typeof j.code == 'string' ? j.code : 'HTTP_' + code,
+              j.message ?? res.statusText,
+            );
+          }
+        } else {
           set('open');
           await src.read(res.body!, onFrame, alive, c.signal);
         }

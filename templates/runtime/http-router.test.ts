@@ -7,6 +7,7 @@ import {
   ContractViolation,
   createHttpRouter,
   parseQuery,
+  type AuthRequest,
   type HandlerContext,
   type HttpRouter,
   type RouterOptions,
@@ -731,5 +732,229 @@ describe('fetch adapter specifics', () => {
     await reader.cancel();
     expect(await until(() => seen.finally, 1000)).toBe(true);
     expect(seen.aborted).toBe(true);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Authentication: the hook, its answers, resume bound to the principal, the per-principal limit.
+
+describe('authentication', () => {
+  interface User {
+    readonly id: string;
+    readonly name: string;
+  }
+  const USERS: Record<string, User> = { 'token-a': { id: 'a', name: 'Ada' }, 'token-b': { id: 'b', name: 'Bo' } };
+  /** Bearer tokens from USERS; `token-x` is refused with 403; no header: undefined (401). */
+  const authenticate = async (req: AuthRequest): Promise<User | undefined> => {
+    const token = req.headers.get('authorization')?.replace(/^Bearer /, '') ?? req.cookies['session'];
+    if (token === undefined) return undefined;
+    if (token === 'token-x') throw new StreamError('PERMISSION_DENIED', 'suspended');
+    const user = USERS[token];
+    if (!user) throw new StreamError('UNAUTHENTICATED', 'unknown token');
+    return user;
+  };
+  const as = (token: string, extra: Record<string, string> = {}) => ({ headers: { authorization: `Bearer ${token}`, ...extra } });
+  const auth = (mode: StreamDescriptor['auth']): StreamDescriptor => (mode === undefined ? completion : { ...completion, auth: mode });
+
+  /** A handler that yields one token, then waits until its client goes away. */
+  function holding(calls: HandlerContext[] = []): StreamHandler {
+    return async function* (ctx) {
+      calls.push(ctx);
+      yield token('held');
+      await new Promise((r) => ctx.signal.addEventListener('abort', r, { once: true }));
+      return { type: 'done', data: null };
+    };
+  }
+
+  describe('createHttpRouter', () => {
+    it('throws at once, naming every stream that says auth: required, when there is no hook', () => {
+      const routes: [StreamDescriptor, StreamHandler][] = [
+        [{ ...completion, auth: 'required' }, scripted([])],
+        [{ ...upload, auth: 'required' }, scripted([])],
+      ];
+      expect(() => createHttpRouter('sse', routes)).toThrow(
+        'streamspec: streams "completion", "upload" require authentication (auth: required in the contract), but createRouter was given no authenticate hook.',
+      );
+      expect(() => createHttpRouter('sse', routes.slice(0, 1))).toThrow(/^streamspec: stream "completion" requires authentication/);
+    });
+
+    it.each([['optional'], ['none'], [undefined]] as const)('serves auth: %s without a hook, with no principal', async (mode) => {
+      const calls: HandlerContext[] = [];
+      const h = await overNode(makeRouter('sse', [[auth(mode), scripted(['a'], calls)]]).router);
+      const res = await h.call('/v1/c/x/completion?prompt=hi');
+      expect(res.status).toBe(200);
+      await res.text();
+      expect(calls.map((c) => c.principal)).toEqual([undefined]);
+    });
+
+    it('the hook sees headers, cookies, query and the peer address (node:http; fetch when the server says it)', async () => {
+      const asked: AuthRequest[] = [];
+      const options: RouterOptions = { authenticate: (req) => (asked.push(req), { id: 'a' }) };
+      const node = await overNode(makeRouter('sse', [[completion, scripted([])]], options).router);
+      await (await node.call('/v1/c/x/completion?prompt=hi&token=q', { headers: { cookie: 'sid=a%20b; sid=second; flag' } })).text();
+      const viaFetch = makeRouter('sse', [[completion, scripted([])]], options).router;
+      await (await viaFetch.fetch(new Request('http://test.local/v1/c/x/completion?prompt=hi'), { remoteAddress: '203.0.113.7' })).text();
+      expect(asked.map((r) => [r.stream, r.query.get('token'), { ...r.cookies }, r.remoteAddress])).toEqual([
+        ['completion', 'q', { sid: 'a b' }, expect.stringMatching(/^(::ffff:)?127\.0\.0\.1$/)],
+        ['completion', null, {}, '203.0.113.7'],
+      ]);
+    });
+  });
+
+  describe.each(adapters)('over %s', (_, open) => {
+    describe.each(['sse', 'ndjson'] as const)('%s', (transport) => {
+      it.each<[string, { mode: StreamDescriptor['auth']; init: RequestInit; want: { status: number; code?: string; principal?: unknown } }]>([
+        ['required, no credentials', { mode: 'required', init: {}, want: { status: 401, code: 'UNAUTHENTICATED' } }],
+        ['unsaid (the hook makes it required), no credentials', { mode: undefined, init: {}, want: { status: 401, code: 'UNAUTHENTICATED' } }],
+        ['required, a token the hook does not know', { mode: 'required', init: as('nope'), want: { status: 401, code: 'UNAUTHENTICATED' } }],
+        ['required, a principal the hook refuses', { mode: 'required', init: as('token-x'), want: { status: 403, code: 'PERMISSION_DENIED' } }],
+        ['optional, a bad token is still refused', { mode: 'optional', init: as('nope'), want: { status: 401, code: 'UNAUTHENTICATED' } }],
+        ['required, a good token', { mode: 'required', init: as('token-a'), want: { status: 200, principal: USERS['token-a'] } }],
+        ['required, a session cookie', { mode: 'required', init: { headers: { cookie: 'theme=dark; session=token-b' } }, want: { status: 200, principal: USERS['token-b'] } }],
+        ['optional, no credentials', { mode: 'optional', init: {}, want: { status: 200, principal: undefined } }],
+        ['optional, a good token', { mode: 'optional', init: as('token-b'), want: { status: 200, principal: USERS['token-b'] } }],
+        ['none: the hook is not asked', { mode: 'none', init: as('token-x'), want: { status: 200, principal: undefined } }],
+      ])('%s', async (_name, { mode, init, want }) => {
+        const calls: HandlerContext[] = [];
+        const h = await open(makeRouter(transport, [[auth(mode), scripted(['a'], calls)]], { authenticate }).router);
+        const res = await h.call('/v1/c/x/completion?prompt=hi', init);
+        expect(res.status).toBe(want.status);
+        if (want.code) {
+          // Rejected before any frame: a JSON answer, and the handler never ran.
+          expect(res.headers.get('content-type')).toBe('application/json');
+          expect(await res.json()).toMatchObject({ code: want.code });
+          expect(calls).toEqual([]);
+        } else {
+          expect(await res.text()).toMatch(/done/);
+          expect(calls.map((c) => c.principal)).toEqual([want.principal]);
+        }
+      });
+
+      it('authenticates before reading or validating the request: 401, not 400 or 413', async () => {
+        const h = await open(makeRouter(transport, [[auth('required'), scripted([])], [upload, scripted([])]], { authenticate }).router);
+        expect((await h.call('/v1/c/BAD/completion')).status).toBe(401);
+        const big = JSON.stringify({ prompt: 'x'.repeat(1024 * 1024 + 1) });
+        const res = await h.call('/v1/c/x/upload', { method: 'POST', body: big, headers: { 'content-type': 'application/json' } });
+        expect(res.status).toBe(401);
+        // With credentials, the limit on bodies still holds.
+        const again = await h.call('/v1/c/x/upload', { method: 'POST', body: big, headers: { 'content-type': 'application/json', authorization: 'Bearer token-a' } });
+        expect(again.status).toBe(413);
+        expect(await again.json()).toMatchObject({ code: 'PAYLOAD_TOO_LARGE' });
+      });
+
+      it('a hook that crashes is a server fault: 500 INTERNAL, reported, no detail', async () => {
+        const { router, errors } = makeRouter(transport, [[completion, scripted([])]], {
+          authenticate: () => {
+            throw new Error('auth backend down');
+          },
+        });
+        const h = await open(router);
+        const res = await h.call('/v1/c/x/completion?prompt=hi', as('token-a'));
+        expect(res.status).toBe(500);
+        expect(await res.json()).toEqual({ code: 'INTERNAL', message: 'internal error' });
+        expect(errors.map((e) => (e.error as Error).message)).toEqual(['auth backend down']);
+      });
+
+      it('a principal without an id needs principalId', async () => {
+        const calls: HandlerContext[] = [];
+        const nameOnly = async (req: AuthRequest) => (req.headers.has('authorization') ? { name: 'Ada' } : undefined);
+        const bad = makeRouter(transport, [[completion, scripted([], calls)]], { authenticate: nameOnly });
+        const res = await (await open(bad.router)).call('/v1/c/x/completion?prompt=hi', as('t'));
+        expect(res.status).toBe(500);
+        expect(String(bad.errors[0]?.error)).toMatch(/no string or number `id`; return \{ id, \.\.\. \} or pass a principalId\(p\) option/);
+        const good = makeRouter(transport, [[completion, scripted([], calls)]], { authenticate: nameOnly, principalId: (p) => (p as { name: string }).name });
+        const ok = await (await open(good.router)).call('/v1/c/x/completion?prompt=hi', as('t'));
+        expect(ok.status).toBe(200);
+        await ok.text();
+        expect(calls.map((c) => c.principal)).toEqual([{ name: 'Ada' }]);
+      });
+
+      describe('resume is bound to the principal that opened the stream', () => {
+        const resumeHeader = transport === 'sse' ? 'last-event-id' : 'streamspec-resume';
+        /** Opens a stream as token-a, reads its first message and hangs up; returns that message's id. */
+        async function firstId(h: Harness): Promise<string> {
+          const ac = new AbortController();
+          const text = await readUntil(await h.call('/v1/c/x/completion?prompt=hi', { ...as('token-a'), signal: ac.signal }), (t) => /"held"/.test(t), ac);
+          return /([\w-]{22}\.1)/.exec(text)![1]!;
+        }
+
+        it.each<[string, { headers: Record<string, string>; want: number; code?: string }]>([
+          ['another principal: 403, no data', { headers: { authorization: 'Bearer token-b' }, want: 403, code: 'PERMISSION_DENIED' }],
+          ['no credentials: 401', { headers: {}, want: 401, code: 'UNAUTHENTICATED' }],
+          ['the same principal: resumed', { headers: { authorization: 'Bearer token-a' }, want: 200 }],
+        ])('%s', async (_name, { headers, want, code }) => {
+          const calls: HandlerContext[] = [];
+          const asked: AuthRequest[] = [];
+          const { router } = makeRouter(transport, [[completion, holding(calls)]], {
+            authenticate: (req) => (asked.push(req), authenticate(req)),
+          });
+          const h = await open(router);
+          const id = await firstId(h);
+          const ac = new AbortController();
+          const res = await h.call('/v1/c/x/completion?prompt=hi', { headers: { ...headers, [resumeHeader]: id }, signal: ac.signal });
+          expect(res.status).toBe(want);
+          // The hook runs again on the resume, and is told what is resumed.
+          expect(asked.map((r) => r.resumeFrom)).toEqual([undefined, id]);
+          if (code) {
+            expect(await res.json()).toMatchObject({ code });
+            expect(calls).toHaveLength(1);
+          } else {
+            const text = await readUntil(res, (t) => /"held"/.test(t), ac);
+            expect(text).toContain(id.replace(/1$/, '2'));
+            expect(calls.map((c) => [c.principal, c.resumeFrom])).toEqual([
+              [USERS['token-a'], undefined],
+              [USERS['token-a'], 1],
+            ]);
+          }
+        });
+
+        it('a stream opened anonymously (auth: optional) is not resumed by a signed-in principal, nor the reverse', async () => {
+          const { router } = makeRouter(transport, [[auth('optional'), holding()]], { authenticate });
+          const h = await open(router);
+          const ac = new AbortController();
+          const text = await readUntil(await h.call('/v1/c/x/completion?prompt=hi', { signal: ac.signal }), (t) => /"held"/.test(t), ac);
+          const anonymous = /([\w-]{22}\.1)/.exec(text)![1]!;
+          expect((await h.call('/v1/c/x/completion?prompt=hi', { headers: { authorization: 'Bearer token-a', [resumeHeader]: anonymous } })).status).toBe(403);
+          const owned = await firstId(h);
+          expect((await h.call('/v1/c/x/completion?prompt=hi', { headers: { [resumeHeader]: owned } })).status).toBe(403);
+        });
+      });
+
+      describe('maxStreamsPerPrincipal', () => {
+        it('refuses one stream too many with 429 RESOURCE_EXHAUSTED, per principal, until one closes', async () => {
+          const calls: HandlerContext[] = [];
+          const { router } = makeRouter(transport, [[completion, holding(calls)]], { authenticate, maxStreamsPerPrincipal: 2 });
+          const h = await open(router);
+          const held: AbortController[] = [];
+          /** Opens a stream as `token` and reads its first message, keeping the response open; returns that message's id. */
+          const hold = async (token: string, headers: Record<string, string> = {}) => {
+            const ac = new AbortController();
+            held.push(ac);
+            const res = await h.call('/v1/c/x/completion?prompt=hi', { headers: { authorization: `Bearer ${token}`, ...headers }, signal: ac.signal });
+            expect(res.status).toBe(200);
+            const reader = res.body!.getReader();
+            let text = '';
+            while (!text.includes('held')) text += new TextDecoder().decode((await reader.read()).value);
+            return { ac, id: /([\w-]{22}\.\d+)/.exec(text)![1]! };
+          };
+          const first = await hold('token-a');
+          await hold('token-a');
+          const third = await h.call('/v1/c/x/completion?prompt=hi', as('token-a'));
+          expect(third.status).toBe(429);
+          expect(await third.json()).toEqual({ code: 'RESOURCE_EXHAUSTED', message: 'at most 2 streams may be open at once for one principal' });
+          await hold('token-b'); // another principal has its own count
+          // A resume of a stream the principal holds takes its connection over: no second slot needed.
+          const resumeHeader = transport === 'sse' ? 'last-event-id' : 'streamspec-resume';
+          const taken = await hold('token-a', { [resumeHeader]: first.id });
+          expect(taken.id.split('.')[0]).toBe(first.id.split('.')[0]);
+          // Once a stream has closed, its slot is free again.
+          taken.ac.abort();
+          expect(await until(() => calls.filter((c) => c.signal.aborted).length === 2)).toBe(true);
+          await sleep(20);
+          await hold('token-a');
+          for (const ac of held) ac.abort();
+        });
+      });
+    });
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createInstanceRegistry } from './instance-registry.ts';
+import { createInstanceRegistry, lookupResume, openInstance } from './instance-registry.ts';
 
 const retention = { messages: 10, seconds: 10 };
 
@@ -64,5 +64,40 @@ describe('createInstanceRegistry', () => {
     const r = createInstanceRegistry({ maxInstances: 0 });
     r.create('a', 's', retention);
     expect(r.get('a')).toBeUndefined();
+  });
+});
+
+describe('lookupResume with an owner', () => {
+  const setup = () => {
+    const r = createInstanceRegistry({ maxInstances: 10 });
+    const alice = openInstance(r, 'completion', retention, 'alice');
+    const anonymous = openInstance(r, 'completion', retention);
+    alice.replay.append('frame 1');
+    anonymous.replay.append('frame 1');
+    return { r, alice, anonymous };
+  };
+
+  it.each<[string, { of: 'alice' | 'anonymous'; owner: string | undefined; ended?: boolean; want: string }]>([
+    ['the owner resumes', { of: 'alice', owner: 'alice', want: 'resume' }],
+    ['another principal is forbidden', { of: 'alice', owner: 'bob', want: 'forbidden' }],
+    ['an anonymous caller is forbidden an owned instance', { of: 'alice', owner: undefined, want: 'forbidden' }],
+    ['a principal is forbidden an anonymous instance', { of: 'anonymous', owner: 'alice', want: 'forbidden' }],
+    ['anonymous resumes anonymous', { of: 'anonymous', owner: undefined, want: 'resume' }],
+    ['forbidden before ended: nothing of the instance is told', { of: 'alice', owner: 'bob', ended: true, want: 'forbidden' }],
+  ])('%s', (_name, { of, owner, ended, want }) => {
+    const s = setup();
+    const instance = s[of];
+    instance.ended = ended === true;
+    expect(lookupResume(s.r, `${instance.streamId}.1`, 'completion', owner).kind).toBe(want);
+  });
+
+  it('without an owner argument, owners are not compared (routers that bind none)', () => {
+    const { r, alice } = setup();
+    expect(lookupResume(r, `${alice.streamId}.1`, 'completion').kind).toBe('resume');
+  });
+
+  it('an unknown id is expired for anyone', () => {
+    const { r } = setup();
+    expect(lookupResume(r, `${'A'.repeat(22)}.1`, 'completion', 'alice').kind).toBe('expired');
   });
 });

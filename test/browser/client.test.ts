@@ -95,7 +95,7 @@ function checkIds(messages: readonly Received[]): string[] {
 const withoutIds = (messages: readonly Received[]) => messages.map(({ type, data }) => ({ type, data }));
 
 describe('generated SSE client (assistant) in Chromium', () => {
-  const app = () => assistantRouter(assistantHandlers(), { retryMs: RETRY_MS }).node;
+  const app = () => assistantRouter(assistantHandlers(), { authenticate: () => ({ id: 'test' }), retryMs: RETRY_MS }).node;
   const completion = (prompt: string, maxTokens?: number): Call => ({
     fn: 'openCompletion',
     args: { params: { conversationId: CONVERSATION }, request: { prompt, maxTokens } },
@@ -140,7 +140,7 @@ describe('generated SSE client (assistant) in Chromium', () => {
         return { type: 'done', data: { finishReason: 'stop' } };
       },
     };
-    const { page } = await serve(assistantRouter(handlers).node);
+    const { page } = await serve(assistantRouter(handlers, { authenticate: () => ({ id: 'test' }) }).node);
     const out = await iterate(page, completion('hostile'));
 
     expect(out.error).toBeUndefined();

@@ -89,7 +89,7 @@ const PEERS: [string, Peer][] = [
 ];
 
 async function serve(cutAt?: number, handlers: AssistantHandlers = createHandlers()): Promise<TestServer> {
-  const router = createRouter(handlers, { retryMs: RETRY_MS });
+  const router = createRouter(handlers, { authenticate: () => ({ id: 'test' }), retryMs: RETRY_MS });
   const server = await startServer(cutAt ? cutFirstResponse(router.node, cutInFrame(cutAt)) : router.node);
   servers.push(server);
   return server;

@@ -27,7 +27,7 @@ import {
   type AuthOptions,
 } from './auth.js';
 import { fetchExchange, nodeExchange, type Exchange } from './http-exchange.js';
-import { createControl } from './control.js';
+import { createControl, createHeldCounter } from './control.js';
 import { createInstanceRegistry, lookupResume, openInstance, type StreamInstance } from './instance-registry.js';
 import { NDJSON_HEADERS, ndjsonEncoder } from './ndjson-writer.js';
 import { SSE_HEADERS, sseEncoder } from './sse-writer.js';
@@ -336,7 +336,10 @@ export function createHttpRouter<P = unknown>(
       write: (chunk: string) => {
         heartbeat.touch();
         registry.touch(instance);
-        return sink.write(chunk);
+        const accepted = sink.write(chunk);
+        // Counted here, not by the pump: frames handed over while the transport was full.
+        held?.wrote(1, accepted);
+        return accepted;
       },
       drained: () => sink.drained(),
     };
@@ -350,6 +353,7 @@ export function createHttpRouter<P = unknown>(
     };
 
     const stats = control?.stats(instance.streamId, d.name);
+    const held = stats && createHeldCounter(stats, () => sink.drained());
     let end: PumpEnd;
     try {
       const started = startHandler(d, route.handler, {
@@ -366,7 +370,7 @@ export function createHttpRouter<P = unknown>(
         signal: controller.signal,
         encode: (m, dropped) => frame(check(m, false), dropped),
         onError: (e) => report(e, d.name),
-        ...(stats ? { stats } : {}),
+        ...(held ? { stats: held.pump } : {}),
       });
       if (end.kind === 'aborted') return;
       let last: string;

@@ -255,6 +255,9 @@ describe('openWsStream', () => {
     ['1008', { given: [1008, ''], want: { name: 'StreamProtocolError' } }],
     ['1009', { given: [1009, ''], want: { name: 'StreamProtocolError' } }],
     ['1000 without the terminal', { given: [1000, ''], want: { name: 'StreamInterruptedError' } }],
+    // The server's out-of-band INTERNAL: a resume would be answered with it again.
+    ['1011 INTERNAL', { given: [1011, 'INTERNAL: internal error'], want: { name: 'StreamError', code: 'INTERNAL', message: 'internal error' } }],
+    ['1011 naming a contract code', { given: [1011, 'ROOM_FULL: full'], want: { name: 'StreamError', code: 'ROOM_FULL', message: 'full' } }],
   ])('maps close %s to a typed error, without retrying', async (_, { given: [code, reason], want }) => {
     const { base, conns } = await serve((c) => c.peer.close(code, reason));
     const { got, error } = await drain(open(base));
@@ -269,7 +272,8 @@ describe('openWsStream', () => {
       if (n === 0) {
         c.peer.send(frame(1, 'said', 'a'));
         if (code === 1006) c.peer.terminate();
-        else c.peer.close(code, code === 1011 ? 'INTERNAL: internal error' : '');
+        // A 1011 that names none of the stream's codes (a proxy, a crash elsewhere) is worth a retry.
+        else c.peer.close(code, code === 1011 ? 'OVERLOADED: try again' : '');
       } else c.peer.send(frame(2, 'done'));
     });
     const states: ConnectionState[] = [];

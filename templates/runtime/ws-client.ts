@@ -188,7 +188,9 @@ export function openWsStream<M extends { type: string; id: string; data: unknown
       s.onclose = ({ code, reason }: { code: number; reason: string }) => {
         const c = /^([A-Z][A-Z\d_]*): ([^]*)/.exec(reason);
         if (code == 1000) stop(new StreamInterruptedError(`closed before ${target.terminal}`));
-        else if (code > 3999 && code < 5000 && code != 4408)
+        // 1011 naming one of the stream's codes (INTERNAL, usually) is the stream's error, not a
+        // crash to retry: a resume would only be answered with it again.
+        else if ((code > 3999 && code < 5000 && code != 4408) || (code == 1011 && c && target.codes.includes(c[1]!)))
           stop(
             new StreamError(
               c ? c[1]! : code == 4400 ? 'INVALID_REQUEST' : code == 4410 ? 'RESUME_EXPIRED' : (target.codes[code - 4000] ?? 'WS_' + code),

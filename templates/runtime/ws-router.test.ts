@@ -4,7 +4,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { Issue } from './validation.ts';
 import { CONTROL_PATH } from './control.ts';
-import { closeCodeFor, closeReason, createWebSocketRouter, SUBPROTOCOL, textFrames, type WebSocketDescriptor, type WebSocketHandler, type WebSocketRouter } from './ws-router.ts';
+import { closeCodeFor, closeReason, createWebSocketRouter, SUBPROTOCOL, textFrames, type WebSocketDescriptor, type WebSocketHandler, type WebSocketRouter, type WebSocketRouterOptions } from './ws-router.ts';
+import { StreamError } from './errors.ts';
 
 describe('closeReason', () => {
   it.each([
@@ -92,7 +93,7 @@ function descriptor(over: Partial<WebSocketDescriptor>): WebSocketDescriptor {
     validateClientMessage: objectWithN,
     terminal: 'done',
     errors: { mode: 'fail-fast', codes: ['INTERNAL', 'INVALID_REQUEST', 'RESUME_EXPIRED'] },
-    backpressure: { kind: 'pull', buffer: 4 },
+    backpressure: { kind: 'pull', buffer: 4, credits: 4 },
     heartbeatMs: 1000,
     heartbeatTimeoutMs: 3000,
     ...over,
@@ -108,29 +109,45 @@ afterEach(async () => {
   server = router = undefined;
 });
 
-async function serve(d: WebSocketDescriptor, handler: WebSocketHandler): Promise<string> {
-  router = createWebSocketRouter([d], { [d.name]: handler }, { onError: () => {} });
+async function serve(d: WebSocketDescriptor, handler: WebSocketHandler, options: WebSocketRouterOptions = {}): Promise<string> {
+  router = createWebSocketRouter([d], { [d.name]: handler }, { onError: () => {}, ...options });
   server = createServer();
   router.upgrade(server);
   await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
   return `ws://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
-function call(url: string, open: object, after: (ws: WebSocket) => void = () => {}) {
-  const ws = new WebSocket(url, [SUBPROTOCOL]);
-  const frames: { type: string; seq?: number; data?: unknown; n?: number }[] = [];
+function call(url: string, open: object, after: (ws: WebSocket) => void = () => {}, options: WebSocket.ClientOptions = {}) {
+  const ws = new WebSocket(url, [SUBPROTOCOL], options);
+  const frames: { type: string; seq?: number; id?: string; data?: unknown; n?: number }[] = [];
   ws.on('message', (d) => frames.push(JSON.parse(d.toString())));
   ws.on('open', () => {
     ws.send(JSON.stringify({ type: '$open', ...open }));
     after(ws);
   });
   const closed = new Promise<number>((resolve, reject) => {
-    ws.on('close', resolve);
+    ws.on('close', (code, reason) => {
+      closeReasonSeen = reason.toString();
+      resolve(code);
+    });
     ws.on('error', reject);
     setTimeout(() => reject(new Error('no close within 5 s')), 5000).unref();
   });
-  return { ws, frames, closed };
+  let closeReasonSeen = '';
+  return {
+    ws,
+    frames,
+    closed,
+    get reason() {
+      return closeReasonSeen;
+    },
+  };
 }
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const until = async (test: () => boolean) => {
+  for (let i = 0; i < 500 && !test(); i++) await sleep(10);
+};
 
 describe('createWebSocketRouter', () => {
   it('client-to-server: the handler reads every client message until $end, half a window at a time', async () => {
@@ -200,6 +217,128 @@ describe('createWebSocketRouter', () => {
       ws.on('error', () => {});
     });
     expect(status).toBe(503);
+  });
+
+  it('in-band: invalid client messages free their place only once their errors go out, so a client granting nothing holds `buffer` at most', async () => {
+    const url = await serve(
+      descriptor({ direction: 'bidirectional', errors: { mode: 'in-band', message: 'problem', codes: ['INTERNAL', 'INVALID_REQUEST', 'RESUME_EXPIRED'] } }),
+      async function* ({ messages }) {
+        for await (const _ of messages);
+        return { type: 'done', data: null };
+      },
+    );
+    let sent = 0;
+    const MAX = 10;
+    // Sends an invalid message for every place the server grants, up to MAX, then $end.
+    const c = call(`${url}/up`, { credits: 0 }, (ws) =>
+      ws.on('message', (d) => {
+        const f = JSON.parse(d.toString()) as { type: string; n?: number };
+        if (f.type !== '$credit') return;
+        for (let i = 0; i < f.n! && sent < MAX; i++) ws.send(JSON.stringify({ seq: ++sent, type: 'chunk', data: {} }));
+        if (sent === MAX) ws.send('{"type":"$end"}');
+      }),
+    );
+    await sleep(300);
+    // No credit for the server: its errors wait, and so does every further grant.
+    expect(sent).toBe(4);
+    expect(c.frames.filter((f) => f.type === '$credit').map((f) => f.n)).toEqual([4]);
+    c.ws.send('{"type":"$credit","n":100}');
+    expect(await c.closed).toBe(1000);
+    const numbered = c.frames.filter((f) => f.seq !== undefined);
+    expect(numbered.map((f) => f.type)).toEqual([...Array(MAX).fill('problem'), 'done']);
+    expect((numbered[0]!.data as { code: string }).code).toBe('INVALID_REQUEST');
+  });
+
+  it.each<[string, { given: () => unknown; want: { code: number; reason: string } }]>([
+    ['a contract code', { given: () => new StreamError('RATE_LIMITED', 'slow down'), want: { code: 4000, reason: 'RATE_LIMITED: slow down' } }],
+    ['a server failure', { given: () => new Error('boom'), want: { code: 1011, reason: 'INTERNAL: internal error' } }],
+  ])('out-of-band: a resume after %s is answered with the same close, not 1000', async (_, { given, want }) => {
+    const url = await serve(
+      descriptor({
+        direction: 'server-to-client',
+        errors: { mode: 'out-of-band', codes: ['RATE_LIMITED', 'INTERNAL', 'INVALID_REQUEST', 'RESUME_EXPIRED'] },
+        resume: { messages: 10 },
+      }),
+      async function* () {
+        yield { type: 'tick', data: { n: 1 } };
+        throw given();
+      },
+    );
+    const first = call(`${url}/up`, {});
+    expect(await first.closed).toBe(want.code);
+    expect(first.reason).toBe(want.reason);
+    const last = first.frames.find((f) => f.seq === 1)!;
+    // As if that close frame had been lost (1006): the client resumes from its last message.
+    const again = call(`${url}/up`, { resume: last.id });
+    expect(await again.closed).toBe(want.code);
+    expect(again.reason).toBe(want.reason);
+    expect(again.frames).toEqual([]);
+  });
+
+  describe('an open frame with bad headers is refused before anything else happens', () => {
+    const d = descriptor({ direction: 'server-to-client', resume: { messages: 10 } });
+    let aborted = 0;
+    const waiting: WebSocketHandler = async function* ({ signal }) {
+      yield { type: 'tick', data: { n: 1 } };
+      await new Promise((r) => signal.addEventListener('abort', r));
+      aborted++;
+      return { type: 'done', data: null };
+    };
+    const running = async (url: string) => {
+      const a = call(`${url}/up`, {});
+      await until(() => a.frames.some((f) => f.seq === 1));
+      return { a, id: a.frames.find((f) => f.seq === 1)!.id! };
+    };
+
+    it('a resume of a live instance does not take it over', async () => {
+      aborted = 0;
+      const url = await serve(d, waiting);
+      const { a, id } = await running(url);
+      const b = call(`${url}/up`, { resume: id, headers: { 'bad name': 'x' } });
+      expect(await b.closed).toBe(1002);
+      await sleep(100);
+      expect(a.ws.readyState).toBe(WebSocket.OPEN);
+      expect(aborted).toBe(0);
+    });
+
+    it('a new call registers no instance (which could evict a live one)', async () => {
+      const url = await serve(d, waiting, { maxInstances: 1 });
+      const { a, id } = await running(url);
+      const b = call(`${url}/up`, { headers: { 'bad name': 'x' } });
+      expect(await b.closed).toBe(1002);
+      // The live instance is still the one retained: its resume takes over (1001 for the old connection).
+      const c = call(`${url}/up`, { resume: id });
+      expect(await a.closed).toBe(1001);
+      expect(c.ws.readyState).toBe(WebSocket.OPEN);
+      c.ws.terminate();
+    });
+  });
+
+  describe('heartbeat timeout', () => {
+    const waiting: WebSocketHandler = async function* ({ signal }) {
+      await new Promise((r) => signal.addEventListener('abort', r));
+      return { type: 'done', data: null };
+    };
+
+    it('a peer that answers no ping is cut off at the timeout, not at the next ping after it', async () => {
+      // Pings at 1 s; the old check at ping ticks would cut it at 2 s.
+      const url = await serve(descriptor({ direction: 'server-to-client', heartbeatMs: 1000, heartbeatTimeoutMs: 1100 }), waiting);
+      const started = performance.now();
+      const c = call(`${url}/up`, {}, () => {}, { autoPong: false });
+      expect(await c.closed).toBe(1006);
+      const took = performance.now() - started;
+      expect(took).toBeGreaterThanOrEqual(1000);
+      expect(took).toBeLessThan(1700);
+    });
+
+    it('a peer that answers pings stays past the timeout', async () => {
+      const url = await serve(descriptor({ direction: 'server-to-client', heartbeatMs: 100, heartbeatTimeoutMs: 300 }), waiting);
+      const c = call(`${url}/up`, {});
+      await sleep(800);
+      expect(c.ws.readyState).toBe(WebSocket.OPEN);
+      c.ws.close();
+      await c.closed;
+    });
   });
 
   describe('conformanceControl', () => {

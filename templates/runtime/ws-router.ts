@@ -20,7 +20,7 @@ import {
   type PathMatcher,
   type StreamShape,
 } from './frames.js';
-import { createControl } from './control.js';
+import { createControl, createHeldCounter } from './control.js';
 import { createInstanceRegistry, lookupResume, openInstance, type StreamInstance } from './instance-registry.js';
 import { pump, quietTimer, type PumpEnd, type PumpSink } from './stream-pump.js';
 import type { Issue } from './validation.js';
@@ -41,8 +41,8 @@ export interface WebSocketDescriptor extends StreamShape {
     readonly kind: 'pull' | 'block' | 'credit' | 'drop-oldest' | 'drop-newest' | 'sample';
     readonly buffer: number;
     readonly intervalMs?: number;
-    /** The client's default initial grant (`credit` streams); else `buffer`. */
-    readonly credits?: number;
+    /** The open frame's default grant of server frames (the generator's `initialCredits`). */
+    readonly credits: number;
   };
   /** A peer that answers no ping for this long is cut off (abandoned consumer). */
   readonly heartbeatTimeoutMs: number;
@@ -231,6 +231,21 @@ export function createWebSocketRouter(
   /** Servers whose `request` listeners were put behind the control endpoint, with the originals. */
   const fronted = new Map<Server, { readonly front: (req: IncomingMessage, res: ServerResponse) => void; readonly others: Function[] }>();
   let closed = false;
+  /**
+   * The close an out-of-band error (or a server failure) ended an instance with. It has no frame
+   * to replay, so a resume after a lost close frame is answered with the same close, not 1000.
+   */
+  const failures = new WeakMap<StreamInstance, { readonly code: number; readonly reason: string }>();
+  const fail = (instance: StreamInstance, code: number, reason: string, hangUp: (code: number, reason: string) => void) => {
+    instance.ended = true;
+    failures.set(instance, { code, reason });
+    hangUp(code, reason);
+  };
+  /** A resume of an instance that ended: 1000, or the close its error was. */
+  const hangUpEnded = (instance: StreamInstance, hangUp: (code: number, reason: string) => void) => {
+    const f = failures.get(instance);
+    return f ? hangUp(f.code, f.reason) : hangUp(CLOSE.normal, 'the stream has ended');
+  };
 
   function handleRequest(req: IncomingMessage, res: ServerResponse): boolean {
     if (!control || req.method !== 'GET') return false;
@@ -306,17 +321,13 @@ export function createWebSocketRouter(
 
     const openTimer = setTimeout(() => hangUp(CLOSE.openTimeout, 'no open frame in time'), openTimeoutMs);
     openTimer.unref?.();
-    // Pings at the heartbeat interval; a peer silent for the whole timeout is gone (half-open, frozen tab).
-    let lastPong = performance.now();
-    ws.on('pong', () => (lastPong = performance.now()));
-    const pinger = setInterval(
-      () => {
-        if (performance.now() - lastPong > d.heartbeatTimeoutMs) ws.terminate();
-        else ws.ping();
-      },
-      Math.max(1, d.heartbeatMs),
-    );
+    // Pings at the heartbeat interval; a peer that answers none for the whole timeout is gone
+    // (half-open, frozen tab). Its own timer, restarted by each pong, so it fires at the timeout.
+    const pinger = setInterval(() => ws.ping(), Math.max(1, d.heartbeatMs));
     pinger.unref?.();
+    const deadline = setTimeout(() => ws.terminate(), Math.max(1, d.heartbeatTimeoutMs));
+    deadline.unref?.();
+    ws.on('pong', () => deadline.refresh());
 
     ws.on('error', () => {
       // `ws` has already chosen the close code (1009 over maxPayload, 1007 bad UTF-8, 1002); the stream ends on 'close'.
@@ -326,6 +337,7 @@ export function createWebSocketRouter(
       sockets.delete(ws);
       clearTimeout(openTimer);
       clearInterval(pinger);
+      clearTimeout(deadline);
       controller.abort();
       stream?.gone();
     });
@@ -379,20 +391,6 @@ export function createWebSocketRouter(
         ws.send(JSON.stringify({ type: '$error', data: { code: 'INVALID_REQUEST', message, retryable: false, issues } }));
         return hangUp(CLOSE.invalidRequest, `INVALID_REQUEST: ${message}`);
       }
-
-      let instance: StreamInstance;
-      let replay: readonly string[] = [];
-      const resumed = typeof frame.resume === 'string';
-      if (typeof frame.resume === 'string') {
-        const found = lookupResume(registry, frame.resume, d.name);
-        if (found.kind === 'expired') return hangUp(CLOSE.resumeExpired, `RESUME_EXPIRED: ${found.message}`);
-        if (found.kind === 'ended') return hangUp(CLOSE.normal, 'the stream has ended');
-        // The earlier connection may be half-open and still running; this one takes over.
-        found.instance.live?.abort();
-        instance = found.instance;
-        replay = found.missed;
-      } else instance = openInstance(registry, d.name, d.resume);
-
       const headers = new Headers();
       for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
         try {
@@ -408,7 +406,21 @@ export function createWebSocketRouter(
           return hangUp(CLOSE.protocol, `$open: ${JSON.stringify(k)} is not a header name`);
         }
       }
-      const credits = (frame.credits as number | undefined) ?? d.backpressure.credits ?? d.backpressure.buffer;
+
+      // Only now, with nothing left to refuse, is an instance looked up (and a live one taken over) or registered.
+      let instance: StreamInstance;
+      let replay: readonly string[] = [];
+      const resumed = typeof frame.resume === 'string';
+      if (typeof frame.resume === 'string') {
+        const found = lookupResume(registry, frame.resume, d.name);
+        if (found.kind === 'expired') return hangUp(CLOSE.resumeExpired, `RESUME_EXPIRED: ${found.message}`);
+        if (found.kind === 'ended') return hangUpEnded(found.instance, hangUp);
+        // The earlier connection may be half-open and still running; this one takes over.
+        found.instance.live?.abort();
+        instance = found.instance;
+        replay = found.missed;
+      } else instance = openInstance(registry, d.name, d.resume);
+      const credits = (frame.credits as number | undefined) ?? d.backpressure.credits;
       stream = startStream({ ws, socket, route, instance, replay, resumed, params, request, headers, credits, controller, hangUp });
     }
   }
@@ -451,6 +463,8 @@ export function createWebSocketRouter(
     signal.addEventListener('abort', settle, { once: true });
 
     const heartbeat = quietTimer(d.heartbeatMs, () => ws.send(HEARTBEAT_FRAME));
+    const stats = control?.stats(instance.streamId, d.name);
+    const held = stats && createHeldCounter(stats, () => new Promise<void>((r) => socket.once('drain', r)));
     const sink: PumpSink & { writeFrames(frames: readonly string[]): boolean } = {
       writeFrames(frames) {
         if (!isOpen()) return false;
@@ -459,7 +473,9 @@ export function createWebSocketRouter(
         registry.touch(instance);
         // Several frames ready together: one buffer, one socket write, each still its own
         // WebSocket message (ws.send per frame costs two buffers and a write each).
-        socket.write(textFrames(frames));
+        const accepted = socket.write(textFrames(frames));
+        // Counted here, not by the pump: frames handed over while the socket was full.
+        held?.wrote(frames.length, accepted);
         return ws.bufferedAmount < highWater;
       },
       write: (chunk) => sink.writeFrames([chunk]),
@@ -489,12 +505,12 @@ export function createWebSocketRouter(
           sink.writeFrames(s.replay.slice(i, i + n));
           i += n;
         }
-        if (instance.ended) return hangUp(CLOSE.normal, 'the stream has ended');
+        if (instance.ended) return hangUpEnded(instance, hangUp);
         inbox.start();
         await run();
       } catch (error) {
         report(error, d.name);
-        hangUp(CLOSE.internal, 'INTERNAL: internal error');
+        fail(instance, CLOSE.internal, 'INTERNAL: internal error', hangUp);
       } finally {
         heartbeat.stop();
         socket.off('drain', settle);
@@ -522,7 +538,6 @@ export function createWebSocketRouter(
         headers: s.headers,
         messages: inbox.iterable,
       });
-      const stats = control?.stats(instance.streamId, d.name);
       const tracked = stats ? control!.track(handlerSource, stats) : handlerSource;
       const source = injected ? injected.wrap(tracked) : tracked;
       const end: PumpEnd = await pump(source, sink, {
@@ -530,7 +545,7 @@ export function createWebSocketRouter(
         signal,
         encode: (m, dropped) => frame(checkMessage(d, m, false, validateOutput), dropped),
         onError: (e) => report(e, d.name),
-        ...(stats ? { stats } : {}),
+        ...(held ? { stats: held.pump } : {}),
       });
       if (end.kind === 'aborted') return;
       let last: Message | undefined;
@@ -546,7 +561,7 @@ export function createWebSocketRouter(
         const data = errorData(error, d.errors.codes, (e) => report(e, d.name));
         instance.ended = true;
         // Out-of-band: the close code is the error; no frame, so nothing waits for credit.
-        if (d.errors.mode === 'out-of-band') return hangUp(closeCodeFor(data.code, d.errors.codes), `${data.code}: ${data.message}`);
+        if (d.errors.mode === 'out-of-band') return fail(instance, closeCodeFor(data.code, d.errors.codes), closeReason(`${data.code}: ${data.message}`), hangUp);
         last = { type: '$error', data };
       }
       // Numbered before it waits for credit: a connection lost meanwhile still finds it on resume.
@@ -572,10 +587,11 @@ export function createWebSocketRouter(
         const message = { type: f.type as string, data: f.data };
         const issues = d.validateClientMessage!(message);
         if (issues.length === 0) return inbox.push(message);
-        inbox.consumed();
         const text = `client message ${clientSeq}: ${issueText(issues)}`;
         if (!injected) return hangUp(CLOSE.invalidData, text);
-        injected.push({ type: d.errors.message!, data: { code: 'INVALID_REQUEST', message: text, retryable: false } });
+        // Its place in the server's window is freed only once the pump takes the error: a client
+        // that grants no credit cannot pile up errors beyond `buffer`.
+        injected.push({ type: d.errors.message!, data: { code: 'INVALID_REQUEST', message: text, retryable: false } }, inbox.consumed);
       },
       gone() {
         settle();
@@ -702,20 +718,27 @@ function createInbox(ws: WebSocket, buffer: number, signal: AbortSignal, takesMe
  * In-band errors about client messages join the handler's own messages: the pump pulls from this,
  * which answers with a waiting error first, else with the handler's next message. A pull of the
  * handler that an error overtook stays pending for the next call, so nothing is pulled twice.
+ * Each error calls its `taken` when the pump takes it (the inbox frees the client's place then),
+ * so `waiting` never holds more than the inbox's window.
  */
 function createInjector() {
-  const waiting: Message[] = [];
+  const waiting: { readonly message: Message; readonly taken: () => void }[] = [];
   let notify: (() => void) | undefined;
+  const take = (): IteratorResult<Message, Message | void> => {
+    const w = waiting.shift()!;
+    w.taken();
+    return { done: false, value: w.message };
+  };
   return {
-    push(m: Message) {
-      waiting.push(m);
+    push(message: Message, taken: () => void) {
+      waiting.push({ message, taken });
       notify?.();
     },
     wrap(source: AsyncIterator<Message, Message | void>): AsyncIterator<Message, Message | void> {
       let pending: Promise<IteratorResult<Message, Message | void>> | undefined;
       return {
         async next() {
-          if (waiting.length > 0) return { done: false, value: waiting.shift()! };
+          if (waiting.length > 0) return take();
           if (!pending) {
             pending = source.next();
             // Seen by the next call if an injected error wins this race.
@@ -724,7 +747,7 @@ function createInjector() {
           const injected = new Promise<'injected'>((r) => (notify = () => r('injected')));
           const r = await Promise.race([pending, injected]);
           notify = undefined;
-          if (r === 'injected') return { done: false, value: waiting.shift()! };
+          if (r === 'injected') return take();
           pending = undefined;
           return r;
         },

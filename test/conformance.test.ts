@@ -78,7 +78,7 @@ describe('generated suites against the example servers', () => {
 
   it.each([
     ['alerts', async () => serve(alertsRouter.node), 1],
-    ['assistant', async () => serve(assistantRouter(assistantHandlers()).node), 2],
+    ['assistant', async () => serve(assistantRouter(assistantHandlers(), { authenticate: () => ({ id: 'test' }) }).node), 2],
     ['telemetry', async () => serve(telemetryRouter(telemetryHandlers({ count: 12 })).node), 3],
   ] as const)('%s: every check passes or says why it is skipped', async (contract, start, streams) => {
     const { status, out } = await runSuite(contract, await start());
@@ -128,6 +128,11 @@ describe('broken servers fail the suite on the check that names their fault', ()
     ['reorder', 'sequence', /^stream alerts: message 3 has seq 4, expected 3 \(out of order\)$/],
     ['invalid', 'schema', /^stream alerts: message 3 \(alert, seq 3\) breaks the contract: data\.level .*; data\.text /],
     ['skip-after-resume', 'resume', /^stream alerts: after resuming from message 2, message 1 has seq 4, expected 3 \(gap\)$/],
+    [
+      'restart-on-resume',
+      'resume',
+      /^stream alerts: after resuming from message 2, message 1 \(seq 3\) is alert \{"level":"warn","text":"alert 1"\}, but seq 3 was alert \{"level":"warn","text":"alert 3"\} \(the resume did not continue where the stream was\)$/,
+    ],
     ['ignore-backpressure', 'slow-consumer', /^stream alerts: the server held \d+ messages .* the contract's buffer is 32 \(backpressure ignored\)$/, { count: 20_000, intervalMs: 0, textBytes: 1000 }],
     ['never-stops', 'abandoned-consumer', /^stream alerts: the handler still runs 1\.5 s after the consumer left/, { count: 60, intervalMs: 20 }],
     ['wrong-content-type', 'framing', /^stream alerts: Content-Type is "text\/event-stream; charset=iso-8859-1", expected text\/event-stream$/],

@@ -8,6 +8,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { isDeepStrictEqual } from 'node:util';
 import { CONTROL_PATH } from './control.js';
 import type { Issue } from './validation.js';
 
@@ -471,6 +472,12 @@ async function recordWebSocket(stream: ConformanceStream, fixture: Fixture, base
   });
 }
 
+/** `alert {"level":"warn",...}`, cut to a readable length. */
+const describeFrame = (f: { readonly type: string; readonly data: unknown }) => {
+  const data = JSON.stringify(f.data) ?? 'undefined';
+  return `${f.type} ${data.length > 80 ? `${data.slice(0, 77)}...` : data}`;
+};
+
 const frames = (seen: readonly Seen[]) => seen.filter((s): s is Extract<Seen, { kind: 'frame' }> => s.kind === 'frame');
 
 // ---------------------------------------------------------------------------------------------
@@ -604,6 +611,30 @@ export function conformanceChecks(stream: ConformanceStream, fixture: Fixture): 
       const total = frames(full.seen).length;
       if (total < 3) return { skipped: `the stream has ${total} messages; a resume needs at least 3` };
       const k = Math.min(2, total - 2);
+
+      // Content, not only numbering: a resume of the call read to its end must give back that
+      // call's own messages after k (a server that restarts its handler numbers on, but repeats).
+      // (A stream that did not end in time is judged by the termination check, not waited for twice.)
+      const seen = frames(full.seen);
+      const again = full.ended === 'timeout' ? undefined : await record(stream, fixture, ctx.baseUrl, { resumeFrom: seen[k - 1]!.id, timeoutMs: ctx.timeoutMs, messages: [] });
+      // RESUME_EXPIRED: the contract's retention is shorter than the stream; the resume below still runs.
+      const expired = ws ? again?.close?.code === 4410 : again?.status === 410;
+      if (again && !expired) {
+        if (again.status !== (ws ? 101 : 200)) fail('resume', `a resume from ${seen[k - 1]!.id} (message ${k} of a stream read to its end) was answered ${again.status} ${describeBody(again.body)}`);
+        if (again.malformed) fail('resume', `after a resume from message ${k}: malformed frame: ${again.malformed}`);
+        const gap = sequenceProblem(frames(again.seen), k + 1, `after resuming from message ${k}, `);
+        if (gap) fail('resume', gap);
+        const bySeq = new Map(seen.map((f) => [f.seq, f]));
+        for (const [i, f] of frames(again.seen).entries()) {
+          const was = bySeq.get(f.seq);
+          if (!was) continue; // past what the first read saw: nothing to compare with
+          if (f.type !== was.type || !isDeepStrictEqual(f.data, was.data))
+            fail('resume', `after resuming from message ${k}, message ${i + 1} (seq ${f.seq}) is ${describeFrame(f)}, but seq ${f.seq} was ${describeFrame(was)} (the resume did not continue where the stream was)`);
+        }
+        if (frames(again.seen).length < seen.length - k) fail('resume', `a resume from message ${k} of a stream of ${seen.length} messages delivered ${frames(again.seen).length}, expected ${seen.length - k}`);
+      }
+
+      // A stream left mid-way: the server goes on from where it was.
       const first = await whole(ctx, 'resume', { until: (s) => frames(s).length >= k });
       const from = frames(first.seen)[k - 1]!;
       // WebSocket: the client messages went on the first connection; the resumed one only ends its side.

@@ -14,6 +14,7 @@ export const FAULTS = [
   'reorder',
   'invalid',
   'skip-after-resume',
+  'restart-on-resume',
   'ignore-backpressure',
   'never-stops',
   'wrong-content-type',
@@ -116,7 +117,10 @@ async function serve(inst: Instance, from: number, fault: Fault | undefined, opt
       if (fault === 'drops' && seq === 3) res.write('event: $dropped\ndata: {"count":2}\n\n');
       inst.pulled++;
       const terminal = seq === inst.total + 1;
-      const data = terminal ? null : fault === 'invalid' && seq === 3 ? { level: 'loud', text: 3 } : { level: 'warn', text: `alert ${seq}${padding}` };
+      // Content depends on position, so a handler started over on resume shows: restart-on-resume
+      // numbers on from the resume id but produces from message 1 again.
+      const position = fault === 'restart-on-resume' ? seq - from : seq;
+      const data = terminal ? null : fault === 'invalid' && seq === 3 ? { level: 'loud', text: 3 } : { level: 'warn', text: `alert ${position}${padding}` };
       const frame = `id: ${inst.id}.${seq}\nevent: ${terminal ? 'resolved' : 'alert'}\ndata: ${JSON.stringify(data)}\n\n`;
       if (gone) continue;
       // What the transport has not taken: written while it asked us to wait (see InstanceReport).

@@ -7,7 +7,7 @@ import { lintSpec } from '../pipeline.ts';
 import { formatTs } from '../render/format.ts';
 import { createRenderer } from '../render/handlebars.ts';
 import { TEMPLATES_DIR } from './index.ts';
-import { WEBSOCKET_CLIENT_RUNTIME, websocketClientView } from './websocket-client.ts';
+import { pathExpression, WEBSOCKET_CLIENT_RUNTIME, websocketClientView } from './websocket-client.ts';
 
 afterAll(removeWorkDirs);
 
@@ -36,7 +36,7 @@ describe('websocketClientView', () => {
           hasRequest: true,
           requestType: 'T.RoomRequest',
           codes: ['FORBIDDEN', 'ROOM_FULL', 'MESSAGE_TOO_LONG', 'INTERNAL', 'INVALID_REQUEST', 'RESUME_EXPIRED'],
-          path: [{ literal: '/v1/rooms/' }, { param: 'roomId' }],
+          pathExpression: '"/v1/rooms/" + encodeURIComponent(String(args.params["roomId"]))',
         },
       },
     ],
@@ -51,6 +51,18 @@ describe('websocketClientView', () => {
   ])('%s', (_, { given, want }) => {
     const view = websocketClientView(bound(given), '// header');
     expect(view.streams[0]).toMatchObject(want);
+  });
+
+  it.each<[string, { given: Parameters<typeof pathExpression>[0]; want: string }]>([
+    ['literal only', { given: [{ literal: '/v1/alerts' }], want: '"/v1/alerts"' }],
+    ['param between literals', { given: [{ literal: '/a/' }, { param: 'id' }, { literal: '/b' }], want: '"/a/" + encodeURIComponent(String(args.params["id"])) + "/b"' }],
+    ['param last', { given: [{ literal: '/a/' }, { param: 'id' }], want: '"/a/" + encodeURIComponent(String(args.params["id"]))' }],
+    ['no parts', { given: [], want: '""' }],
+    // Every piece through tsString: quotes, backticks, `${`, U+2028 and `*/` stay inside their literal.
+    ['hostile literal', { given: [{ literal: '/"x\'`${y}`*/\u2028\n' }], want: '"/\\"x\'`${y}`*/\\u2028\\n"' }],
+    ['hostile param name', { given: [{ param: '"]);evil();//' }], want: 'encodeURIComponent(String(args.params["\\"]);evil();//"]))' }],
+  ])('pathExpression: %s', (_, { given, want }) => {
+    expect(pathExpression(given)).toBe(want);
   });
 
   it('names the client interface after the package', () => {

@@ -1,13 +1,15 @@
 // Files the WebSocket transport adds to the common ones (types, validators, proto): see issue 4.
 // The view model of the generated `server.ts` (templates/server/websocket.ts.hbs): handler types
-// per direction and the stream descriptors runtime/ws-router.ts runs. Shared stream fields come
-// from stream-view.ts; what only a two-way connection needs is decided here.
+// per direction and the stream descriptors runtime/ws-router.ts runs, as finished literals. Shared
+// stream fields come from stream-view.ts; the rules the client's view must decide the same way
+// (which streams send, the initial credit) from websocket-client.ts.
 
 import type { BoundContract, BoundStream } from '../ir/bind.ts';
-import type { Direction, NamedType } from '../ir/types.ts';
+import type { NamedType } from '../ir/types.ts';
+import { tsPropKey, tsValue } from '../render/escape.ts';
 import type { Target } from './index.ts';
 import { contractNames, streamView, typesByKey, type StreamView } from './stream-view.ts';
-import { WEBSOCKET_CLIENT_RUNTIME, websocketClientView } from './websocket-client.ts';
+import { initialCredits, sendsClientMessages, WEBSOCKET_CLIENT_RUNTIME, websocketClientView } from './websocket-client.ts';
 
 /** Runtime modules (templates/runtime/) copied for this transport, beyond validation and errors. */
 export const WEBSOCKET_RUNTIME: readonly string[] = [
@@ -26,16 +28,12 @@ export const WEBSOCKET_RUNTIME: readonly string[] = [
 export const WEBSOCKET_NOT_YET: readonly string[] = [];
 
 export interface WebSocketStreamView extends StreamView {
-  readonly direction: Direction;
   /** The stream has client messages: the handler's context has `messages`. */
   readonly sends: boolean;
   /** `T.RoomClientMessage`; `never` when the stream has none. */
   readonly clientMessageType: string;
-  readonly validateClientMessage: string;
-  readonly errorMode: 'fail-fast' | 'in-band' | 'out-of-band';
-  /** The client's default initial grant, for a `credit` stream. */
-  readonly credits: number | undefined;
-  readonly heartbeatTimeoutMs: number;
+  /** The stream's WebSocketDescriptor as a finished TS object literal. */
+  readonly descriptorLiteral: string;
 }
 
 export interface WebSocketServerView {
@@ -50,18 +48,48 @@ export function websocketServerView(bound: BoundContract, header: string): WebSo
   return { header, handlersType: contractNames(bound).handlersType, streams: bound.streams.map((b) => websocketStreamView(b, types)) };
 }
 
+/** Generated code inside a literal (a validator's name), printed as is; everything else is data. */
+class Code {
+  constructor(readonly text: string) {}
+}
+
+/** A TS expression for a descriptor: data through tsValue (strings via tsString), keys via tsPropKey. */
+function literal(value: unknown): string {
+  if (value instanceof Code) return value.text;
+  if (Array.isArray(value)) return `[${value.map(literal).join(', ')}]`;
+  if (value !== null && typeof value === 'object')
+    return `{ ${Object.entries(value)
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]) => `${tsPropKey(k)}: ${literal(v)}`)
+      .join(', ')} }`;
+  return tsValue(value);
+}
+
 function websocketStreamView(b: BoundStream, types: ReadonlyMap<string, NamedType>): WebSocketStreamView {
   const s = b.stream;
-  const sends = s.direction !== 'server-to-client' && s.clientMessages.length > 0;
-  return {
-    ...streamView(b, types),
+  const view = streamView(b, types);
+  const sends = sendsClientMessages(s);
+  // Keys in the order of WebSocketDescriptor (runtime/ws-router.ts); undefined ones are left out.
+  const descriptor = {
+    name: view.wire,
+    path: view.path.map((p) => (p.literal !== undefined ? p.literal : { param: p.param })),
     direction: s.direction,
+    validateParams: new Code(view.validateParams),
+    validateRequest: view.hasRequest ? new Code(view.validateRequest) : undefined,
+    validateMessage: new Code(view.validateMessage),
+    validateClientMessage: sends ? new Code(`v.validate${s.name.pascal}ClientMessage`) : undefined,
+    terminal: view.terminal,
+    errors: { mode: s.errors.mode, message: view.errorMessage, codes: view.codes },
+    backpressure: { kind: view.backpressureKind, buffer: view.buffer, intervalMs: view.intervalMs, credits: initialCredits(s) },
+    resume: view.resume ? { messages: view.retentionMessages, seconds: view.retentionSeconds } : undefined,
+    heartbeatMs: view.heartbeatMs,
+    heartbeatTimeoutMs: s.heartbeat.timeoutMs,
+  };
+  return {
+    ...view,
     sends,
     clientMessageType: sends ? `T.${s.typeNames.clientMessage}` : 'never',
-    validateClientMessage: `v.validate${s.name.pascal}ClientMessage`,
-    errorMode: s.errors.mode,
-    credits: s.backpressure.kind === 'credit' ? s.backpressure.credits : undefined,
-    heartbeatTimeoutMs: s.heartbeat.timeoutMs,
+    descriptorLiteral: literal(descriptor),
   };
 }
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
-import { jsDoc, lineComment, markdownText, protoComment, protoIdent, protoString, tsIdent, tsPropKey, tsString, tsValue } from './escape.ts';
+import { code, jsDoc, lineComment, markdownText, protoComment, protoIdent, protoString, tsIdent, tsPropKey, tsString, tsValue } from './escape.ts';
 
 // Inputs every escaper must survive (STYLE.md 4), with their expected output per helper below.
 const Q = '"';
@@ -267,5 +267,11 @@ describe('tsValue', () => {
     new Function('exports', 'module', js)(mod.exports, mod);
     expect(mod.exports.default).toStrictEqual(value);
     expect(JSON.stringify(mod.exports.default)).toBe(JSON.stringify(value));
+  });
+});
+
+describe('tsValue with Code', () => {
+  it("places the generator's own code as written, and still escapes the data around it", () => {
+    expect(tsValue({ validate: code('v.validateRoomParams'), name: 'a"b', 'x-y': [code('T.Z'), 1] })).toBe('{ validate: v.validateRoomParams, name: "a\\"b", "x-y": [T.Z, 1] }');
   });
 });

@@ -40,11 +40,18 @@ export function tsPropKey(key: string): string {
   return /^[A-Za-z_$][A-Za-z0-9_$]*$/.test(key) ? key : tsString(key);
 }
 
+/** A piece of TS the generator wrote itself (`v.validateRoomParams`), placed by `tsValue` as it is. */
+export class Code {
+  constructor(readonly text: string) {}
+}
+export const code = (text: string): Code => new Code(text);
+
 /**
- * A JSON value (example data from the contract) as a TS expression: strings through `tsString`,
- * keys through `tsPropKey`, so no value can break out of the literal.
+ * A JSON value (example data, descriptors) as a TS expression: strings through `tsString`, keys
+ * through `tsPropKey`, so no value can break out of the literal; `Code` pieces go in as written.
  */
 export function tsValue(value: unknown): string {
+  if (value instanceof Code) return value.text;
   if (value === null || typeof value === 'boolean') return String(value);
   if (typeof value === 'number') return Number.isFinite(value) ? (Object.is(value, -0) ? '-0' : String(value)) : 'null';
   if (typeof value === 'string') return tsString(value);

@@ -13,7 +13,7 @@ import { dirname, join, relative } from 'node:path';
 import type { BoundContract, BoundStream } from '../ir/bind.ts';
 import { names } from '../ir/names.ts';
 import { buildProtoModel, type ProtoStreamPlan } from '../schema/proto.ts';
-import { tsPropKey, tsString } from '../render/escape.ts';
+import { code, tsValue } from '../render/escape.ts';
 import type { Target } from './index.ts';
 import { runtimeTargets } from './runtime.ts';
 
@@ -191,7 +191,7 @@ export function grpcView(bound: BoundContract, header: string): GrpcView {
     pbModule: `./proto/${stem}_pb.js`,
     fileExport: `file_${stem.replace(/[^a-zA-Z0-9_]+/g, '_')}`,
     serviceName: proto.view.service.name,
-    planLiteral: tsLiteral({ enums: proto.codec.enums, wrappers: proto.codec.wrappers }),
+    planLiteral: tsValue({ enums: proto.codec.enums, wrappers: proto.codec.wrappers }),
     streams,
     browserStreams: streams.filter((s) => s.browser),
   };
@@ -264,30 +264,12 @@ function streamView(b: BoundStream, plan: ProtoStreamPlan, bound: BoundContract)
     terminal: s.termination.message.wire,
     sends,
     browser: s.direction === 'server-to-client',
-    descriptorLiteral: tsLiteral(descriptor),
-    targetLiteral: tsLiteral(target),
+    descriptorLiteral: tsValue(descriptor),
+    targetLiteral: tsValue(target),
   };
 }
 
 /** A reference to generated code inside a literal (a validator), printed as is. */
-class Code {
-  constructor(readonly text: string) {}
-}
-const code = (text: string) => new Code(text);
-
-/** A TS expression for plain data: strings through tsString, keys through tsPropKey, so contract names cannot break out. */
-export function tsLiteral(value: unknown): string {
-  if (value instanceof Code) return value.text;
-  if (typeof value === 'string') return tsString(value);
-  if (typeof value === 'number' || typeof value === 'boolean' || value === null) return String(value);
-  if (Array.isArray(value)) return `[${value.map(tsLiteral).join(', ')}]`;
-  if (typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined);
-    return `{ ${entries.map(([k, v]) => `${tsPropKey(k)}: ${tsLiteral(v)}`).join(', ')} }`;
-  }
-  throw new Error(`internal: no literal for ${typeof value}`);
-}
-
 export function grpcTargets(bound: BoundContract, tsHeader: string): Target[] {
   const view = grpcView(bound, tsHeader);
   return [

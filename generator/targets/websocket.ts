@@ -6,7 +6,7 @@
 
 import type { BoundContract, BoundStream } from '../ir/bind.ts';
 import type { NamedType } from '../ir/types.ts';
-import { tsPropKey, tsValue } from '../render/escape.ts';
+import { code, tsValue } from '../render/escape.ts';
 import type { Target } from './index.ts';
 import { contractNames, streamView, typesByKey, type StreamView } from './stream-view.ts';
 import { initialCredits, sendsClientMessages, WEBSOCKET_CLIENT_RUNTIME, websocketClientView } from './websocket-client.ts';
@@ -49,22 +49,6 @@ export function websocketServerView(bound: BoundContract, header: string): WebSo
 }
 
 /** Generated code inside a literal (a validator's name), printed as is; everything else is data. */
-class Code {
-  constructor(readonly text: string) {}
-}
-
-/** A TS expression for a descriptor: data through tsValue (strings via tsString), keys via tsPropKey. */
-function literal(value: unknown): string {
-  if (value instanceof Code) return value.text;
-  if (Array.isArray(value)) return `[${value.map(literal).join(', ')}]`;
-  if (value !== null && typeof value === 'object')
-    return `{ ${Object.entries(value)
-      .filter(([, v]) => v !== undefined)
-      .map(([k, v]) => `${tsPropKey(k)}: ${literal(v)}`)
-      .join(', ')} }`;
-  return tsValue(value);
-}
-
 function websocketStreamView(b: BoundStream, types: ReadonlyMap<string, NamedType>): WebSocketStreamView {
   const s = b.stream;
   const view = streamView(b, types);
@@ -74,10 +58,10 @@ function websocketStreamView(b: BoundStream, types: ReadonlyMap<string, NamedTyp
     name: view.wire,
     path: view.path.map((p) => (p.literal !== undefined ? p.literal : { param: p.param })),
     direction: s.direction,
-    validateParams: new Code(view.validateParams),
-    validateRequest: view.hasRequest ? new Code(view.validateRequest) : undefined,
-    validateMessage: new Code(view.validateMessage),
-    validateClientMessage: sends ? new Code(`v.validate${s.name.pascal}ClientMessage`) : undefined,
+    validateParams: code(view.validateParams),
+    validateRequest: view.hasRequest ? code(view.validateRequest) : undefined,
+    validateMessage: code(view.validateMessage),
+    validateClientMessage: sends ? code(`v.validate${s.name.pascal}ClientMessage`) : undefined,
     terminal: view.terminal,
     errors: { mode: s.errors.mode, message: view.errorMessage, codes: view.codes },
     backpressure: { kind: view.backpressureKind, buffer: view.buffer, intervalMs: view.intervalMs, credits: initialCredits(s) },
@@ -89,7 +73,7 @@ function websocketStreamView(b: BoundStream, types: ReadonlyMap<string, NamedTyp
     ...view,
     sends,
     clientMessageType: sends ? `T.${s.typeNames.clientMessage}` : 'never',
-    descriptorLiteral: literal(descriptor),
+    descriptorLiteral: tsValue(descriptor),
   };
 }
 

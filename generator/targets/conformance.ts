@@ -9,6 +9,7 @@ import type { NamedType } from '../ir/types.ts';
 import { tsValue } from '../render/escape.ts';
 import { exampleValue } from '../schema/examples.ts';
 import type { Target } from './index.ts';
+import { initialCredits } from './websocket-client.ts';
 
 export interface ConformanceStreamView {
   readonly wire: string;
@@ -88,7 +89,7 @@ function streamView(b: BoundStream, transport: string, file: string, types: Read
     resume: s.resume.kind !== 'none',
     heartbeatMs: s.heartbeat.intervalMs,
     direction: ws ? s.direction : undefined,
-    credits: ws ? (s.backpressure.kind === 'credit' ? s.backpressure.credits : s.backpressure.buffer) : undefined,
+    credits: ws ? initialCredits(s) : undefined,
     fixture: tsValue(fixture),
   };
 }

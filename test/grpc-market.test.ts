@@ -198,6 +198,44 @@ describe('@grpc/grpc-js against the generated server', () => {
     expect(data.at(-1)).toMatchObject({ seq: '3', event: 'closed', closed: {} });
   });
 
+  it('bidirectional, in-band: an invalid client message is answered with the error message, and the call goes on', async () => {
+    const call = market.desk();
+    const done = drain(call);
+    const next = () => new Promise<Any>((r) => call.once('data', r));
+    call.write({ open: {} });
+    call.write({ order: { id: 'bad', side: 'SIDE_BUY', quantity: '0' } });
+    expect(await within(next(), 2000, 'problem')).toMatchObject({
+      seq: '1',
+      event: 'problem',
+      problem: { code: 'CODE_INVALID_REQUEST', message: 'data.quantity: must be >= 1' },
+    });
+    // The handler still reads the client's messages after the invalid one.
+    call.write({ order: { id: 'ok', side: 'SIDE_BUY', quantity: '3' } });
+    expect(await within(next(), 2000, 'fill')).toMatchObject({ seq: '2', event: 'fill', fill: { id: 'ok', quantity: '3' } });
+    call.end();
+    const { data, status } = await done;
+    expect(status.code).toBe(grpc.status.OK);
+    expect(data.at(-1)).toMatchObject({ seq: '3', event: 'closed' });
+  });
+
+  it('bidirectional, in-band: many invalid messages sent before any is read: every error arrives, in order, then the rest', async () => {
+    // desk's buffer is 8: far more invalid messages than that, none read until all are written.
+    const n = 200;
+    const call = market.desk();
+    call.pause();
+    call.write({ open: {} });
+    for (let i = 0; i < n; i++) call.write({ order: { id: `bad${i}`, side: 'SIDE_BUY', quantity: '0' } });
+    call.write({ order: { id: 'ok', side: 'SIDE_BUY', quantity: '1' } });
+    call.end();
+    await sleep(200);
+    const done = drain(call);
+    call.resume();
+    const { data, status } = await done;
+    expect(status.code).toBe(grpc.status.OK);
+    expect(data.map((m: Any) => m.event)).toEqual([...Array<string>(n).fill('problem'), 'fill', 'closed']);
+    expect(data.map((m: Any) => Number(m.seq))).toEqual(Array.from({ length: n + 2 }, (_, i) => i + 1));
+  });
+
   it('cancellation from the client aborts the handler within 1 s', async () => {
     seen.stopped = [];
     const call = market.quotes({ symbol: 'SLOW', count: 1 });

@@ -16,6 +16,7 @@ import { buildProtoModel, type ProtoStreamPlan } from '../schema/proto.ts';
 import { code, tsValue } from '../render/escape.ts';
 import type { Target } from './index.ts';
 import { runtimeTargets } from './runtime.ts';
+import { sendsClientMessages } from './websocket-client.ts';
 
 /** Runtime modules (templates/runtime/) copied for this transport, beyond validation and errors. */
 export const GRPC_RUNTIME: readonly string[] = [
@@ -202,7 +203,8 @@ function streamView(b: BoundStream, plan: ProtoStreamPlan, bound: BoundContract)
   const n = s.typeNames;
   const types = new Map(bound.contract.types.map((t) => [t.key, t]));
   const requestTypeName = s.request?.kind === 'ref' ? types.get(s.request.target)!.name.type : undefined;
-  const sends = s.direction !== 'server-to-client';
+  // The same rule as the WebSocket views, so a stream's `messages`/`send()` never differ by transport.
+  const sends = sendsClientMessages(s);
   const noPayload = [...s.messages, ...s.clientMessages].filter((m) => m.payload === undefined).map((m) => m.name.wire);
   if (s.termination.payload === undefined) noPayload.push(s.termination.message.wire);
   const wire = {

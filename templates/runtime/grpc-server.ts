@@ -15,16 +15,15 @@ import { createServer as createHttp1Server } from 'node:http';
 import { createServer as createHttp2Server } from 'node:http2';
 import { createServer as createNetServer, type Server } from 'node:net';
 import { StreamError } from './errors.js';
-import { frameId, newStreamId, parseFrameId, type Message } from './frames.js';
+import { checkMessage, ContractViolation, errorData, issueText, newStreamId, startHandler, type ErrorData, type Message, type StreamShape } from './frames.js';
 import { createCodec, type CodecPlan } from './grpc-codec.js';
 import { ERROR_CODE_KEY, RETRYABLE_KEY, toConnectError } from './grpc-status.js';
-import { createInstanceRegistry, type StreamInstance } from './instance-registry.js';
-import { createReplayBuffer } from './replay-buffer.js';
+import { createInstanceRegistry, lookupResume, openInstance, type StreamInstance } from './instance-registry.js';
 import { pump, quietTimer, type PumpEnd } from './stream-pump.js';
 import type { Issue } from './validation.js';
 
 export { StreamError } from './errors.js';
-export type { Message } from './frames.js';
+export { ContractViolation, type Message } from './frames.js';
 export type { CodecPlan } from './grpc-codec.js';
 
 /** Response header naming the stream instance; a message's id is `<stream id>.<seq>`. */
@@ -43,28 +42,19 @@ export interface GrpcWirePlan {
   readonly dropped?: string | undefined;
 }
 
-export interface GrpcStreamDescriptor {
-  /** The stream's wire name. */
-  readonly name: string;
+/** The HTTP transports' stream shape, routed by rpc instead of by path. */
+export interface GrpcStreamDescriptor extends Omit<StreamShape, 'path'> {
   /** The rpc's name in the service. */
   readonly rpc: string;
   readonly wire: GrpcWirePlan;
   /** Message types (server and client) without a payload: `data` is null. */
   readonly noPayload: readonly string[];
-  readonly validateParams: (v: unknown) => Issue[];
-  readonly validateRequest?: (v: unknown) => Issue[];
-  readonly validateMessage: (m: unknown) => Issue[];
   readonly validateClientMessage?: (m: unknown) => Issue[];
-  readonly terminal: string;
-  readonly errors: { readonly mode: 'fail-fast' | 'in-band' | 'out-of-band'; readonly message?: string; readonly codes: readonly string[] };
   readonly backpressure: {
     readonly kind: 'pull' | 'credit' | 'block' | 'drop-oldest' | 'drop-newest' | 'sample';
     readonly buffer: number;
     readonly intervalMs?: number;
   };
-  /** Absent: the stream cannot be resumed. */
-  readonly resume?: { readonly messages: number; readonly seconds?: number };
-  readonly heartbeatMs: number;
 }
 
 export interface HandlerContext {
@@ -110,17 +100,9 @@ export interface GrpcRouter {
   close(): void;
 }
 
-/** A message that breaks the contract: the call ends with INTERNAL and this is reported. */
-export class ContractViolation extends Error {
-  constructor(stream: string, message: string) {
-    super(`stream ${JSON.stringify(stream)}: ${message}`);
-    this.name = 'ContractViolation';
-  }
-}
-
 /** The stored form of an error that ended a call, so a resume ends the same way. */
 interface StoredError {
-  readonly $error: { readonly code: string; readonly message: string; readonly retryable: boolean };
+  readonly $error: ErrorData;
 }
 
 type Json = Record<string, unknown>;
@@ -161,9 +143,10 @@ export function createGrpcRouter(
     const openDesc = message(d.wire.open);
     const noPayload = new Set(d.noPayload);
     const clientTypes = new Map(Object.entries(d.wire.clientEvents).map(([wire, json]) => [json, wire]));
+    // frames.ts's checks read the name, terminal and validators; a gRPC stream has an rpc, no path.
+    const shape: StreamShape = { ...d, path: [] };
 
-    const invalid = (issues: readonly Issue[]) =>
-      toConnectError('INVALID_REQUEST', issues.map((i) => `${i.path}: ${i.message}`).join('; '), false);
+    const invalid = (issues: readonly Issue[]) => toConnectError('INVALID_REQUEST', issueText(issues), false);
 
     /** params, request and resume token from the open message's contract JSON. */
     const opening = (open: Json) => {
@@ -205,39 +188,42 @@ export function createGrpcRouter(
       return opening(open as Json);
     };
 
-    async function* clientMessages(it: AsyncIterator<ProtoMessage>): AsyncGenerator<Message, void, void> {
+    /** A client's message as the handler sees it, or why it breaks the contract. */
+    const clientMessage = (p: ProtoMessage): Message | StreamError => {
+      let json: Json;
+      try {
+        json = decode(input, p);
+      } catch (e) {
+        return e as StreamError;
+      }
+      const key = Object.keys(json).find((k) => clientTypes.has(k));
+      if (key === undefined) return new StreamError('INVALID_REQUEST', 'a client message has no known event');
+      const type = clientTypes.get(key)!;
+      const m = { type, data: noPayload.has(type) ? null : json[key] };
+      const issues = d.validateClientMessage ? d.validateClientMessage(m) : [];
+      return issues.length > 0 ? new StreamError('INVALID_REQUEST', issueText(issues)) : m;
+    };
+
+    /**
+     * The client's valid messages, in order. Without `inject` an invalid one is thrown at the
+     * handler, which ends the iterator (and, unless the handler catches it, the call). With it
+     * (in-band errors, bidirectional) the message is skipped, its error joins the responses and
+     * the stream goes on; while `buffer` errors wait to be sent nothing more is read, so HTTP/2
+     * flow control holds back a client that sends faster than it reads.
+     */
+    async function* clientMessages(it: AsyncIterator<ProtoMessage>, inject?: Injector): AsyncGenerator<Message, void, void> {
       for (;;) {
+        if (inject && !(await inject.room())) return;
         const r = await it.next();
         if (r.done) return;
-        const json = decode(input, r.value);
-        const key = Object.keys(json).find((k) => clientTypes.has(k));
-        if (key === undefined) throw new StreamError('INVALID_REQUEST', 'a client message has no known event');
-        const type = clientTypes.get(key)!;
-        const m = { type, data: noPayload.has(type) ? null : json[key] };
-        const issues = d.validateClientMessage ? d.validateClientMessage(m) : [];
-        if (issues.length > 0) throw new StreamError('INVALID_REQUEST', issues.map((i) => `${i.path}: ${i.message}`).join('; '));
-        yield m;
+        const m = clientMessage(r.value);
+        if (!(m instanceof StreamError)) yield m;
+        else if (!inject) throw m;
+        else inject.push({ type: d.errors.message!, data: { code: m.code, message: m.message } });
       }
     }
 
-    const check = (m: unknown, terminal: boolean): Message => {
-      if (typeof m !== 'object' || m === null || typeof (m as Message).type !== 'string')
-        throw new ContractViolation(d.name, `the handler ${terminal ? 'returned' : 'yielded'} ${JSON.stringify(m)}, not a { type, data } message`);
-      const msg = m as Message;
-      if (terminal !== (msg.type === d.terminal))
-        throw new ContractViolation(
-          d.name,
-          terminal
-            ? `the handler returned ${JSON.stringify(msg.type)}; the terminal message is ${JSON.stringify(d.terminal)}`
-            : `the handler yielded the terminal message ${JSON.stringify(d.terminal)}; return it instead`,
-        );
-      if (validateOutput) {
-        const issues = d.validateMessage(msg);
-        if (issues.length > 0)
-          throw new ContractViolation(d.name, `message ${JSON.stringify(msg.type)} breaks the contract: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`);
-      }
-      return msg;
-    };
+    const check = (m: unknown, terminal: boolean): Message => checkMessage(shape, m, terminal, validateOutput);
 
     /** The contract JSON of the response carrying `m`, numbered `seq` (what the replay buffer keeps, as text). */
     const response = (m: Message, seq: number, dropped: number): Json => {
@@ -249,31 +235,29 @@ export function createGrpcRouter(
     // One instance serves every heartbeat: Connect only serializes what it is given.
     const heartbeat = toProto({ seq: 0, [d.wire.heartbeat]: {} });
 
-    const errorFor = (error: unknown): StoredError => {
-      if (error instanceof StreamError && d.errors.codes.includes(error.code))
-        return { $error: { code: error.code, message: error.message, retryable: error.retryable } };
-      // Anything else is a bug on the server: reported here, and no detail leaks to the client.
-      report(error, d.name);
-      return { $error: { code: 'INTERNAL', message: 'internal error', retryable: false } };
-    };
+    const errorFor = (error: unknown): StoredError => ({ $error: errorData(error, d.errors.codes, (e) => report(e, d.name)) });
     const raise = (e: StoredError): never => {
       throw toConnectError(e.$error.code, e.$error.message, e.$error.retryable);
     };
 
-    const start = (ctx: ConnectContext, args: { params: unknown; request: unknown; resumeFrom: number | undefined; messages: AsyncIterable<Message> }) => {
+    const start = (
+      ctx: ConnectContext,
+      args: { params: unknown; request: unknown; resumeFrom: number | undefined; messages: AsyncIterable<Message> },
+      inject?: Injector,
+    ) => {
       const controller = new AbortController();
       const stop = () => controller.abort();
       if (ctx.signal.aborted) stop();
       else ctx.signal.addEventListener('abort', stop, { once: true });
       running.add(controller);
-      let source: AsyncIterator<Message, Message | void>;
-      try {
-        source = handler({ ...args, signal: controller.signal, headers: ctx.requestHeader }) as AsyncIterator<Message, Message | void>;
-        if (typeof source?.next !== 'function') throw new ContractViolation(d.name, 'the handler did not return an async iterator');
-      } catch (error) {
-        source = { next: () => Promise.reject(error) };
-      }
+      const handled = startHandler(shape, handler, {
+        ...args,
+        signal: controller.signal,
+        headers: ctx.requestHeader,
+      });
+      const source = inject ? inject.wrap(handled) : handled;
       const done = () => {
+        inject?.close();
         ctx.signal.removeEventListener('abort', stop);
         running.delete(controller);
       };
@@ -281,26 +265,24 @@ export function createGrpcRouter(
     };
 
     /** Server-streaming and bidirectional: a stream of responses. */
-    async function* serve(ctx: ConnectContext, open: ReturnType<typeof opening>, messages: AsyncIterable<Message>): AsyncGenerator<ProtoMessage> {
+    async function* serve(
+      ctx: ConnectContext,
+      open: ReturnType<typeof opening>,
+      messages: AsyncIterable<Message>,
+      inject?: Injector,
+    ): AsyncGenerator<ProtoMessage> {
       if (closed) throw new ConnectError('the server is shutting down', Code.Unavailable);
       let instance: StreamInstance;
-      let replay: string[] = [];
+      let replay: readonly string[] = [];
       if (open.token !== undefined) {
-        const at = parseFrameId(open.token);
-        const known = at && registry.get(at.streamId);
-        if (!at || !known || known.stream !== d.name) return raise({ $error: { code: 'RESUME_EXPIRED', message: `stream position ${open.token} is not retained`, retryable: false } });
-        const missed = known.replay.after(at.seq);
-        if (!missed) return raise({ $error: { code: 'RESUME_EXPIRED', message: `stream position ${open.token} is no longer retained`, retryable: false } });
+        // gRPC binds no instance to a principal: owners are not compared.
+        const found = lookupResume(registry, open.token, d.name);
+        if (found.kind === 'expired') return raise({ $error: { code: 'RESUME_EXPIRED', message: found.message, retryable: false } });
         // The earlier call may be half-open and still running; this one takes over.
-        known.live?.abort();
-        instance = known;
-        replay = missed;
-      } else {
-        const streamId = newStreamId();
-        instance = d.resume
-          ? registry.create(streamId, d.name, d.resume)
-          : { streamId, stream: d.name, replay: createReplayBuffer({ messages: 0 }), ended: false, live: undefined };
-      }
+        found.instance.live?.abort();
+        instance = found.instance;
+        if (found.kind === 'resume') replay = found.missed;
+      } else instance = openInstance(registry, d.name, d.resume);
       ctx.responseHeader.set(STREAM_ID_HEADER, instance.streamId);
       for (const line of replay) {
         if (line.startsWith('{"$error"')) return raise(JSON.parse(line) as StoredError);
@@ -308,7 +290,7 @@ export function createGrpcRouter(
       }
       if (instance.ended) return;
 
-      const run = start(ctx, { params: open.params, request: open.request, resumeFrom: open.token !== undefined ? instance.replay.lastSeq : undefined, messages });
+      const run = start(ctx, { params: open.params, request: open.request, resumeFrom: open.token !== undefined ? instance.replay.lastSeq : undefined, messages }, inject);
       instance.live = run.controller;
       // Responses the pump encoded (`staged`) and wrote (`ready`), which Connect has not taken yet:
       // at most one batch (the sink says full). The pump's frames are placeholders: the messages
@@ -449,7 +431,9 @@ export function createGrpcRouter(
         case 'bidi_streaming':
           return async function* (reqs: AsyncIterable<ProtoMessage>, ctx: ConnectContext) {
             const it = reqs[Symbol.asyncIterator]();
-            yield* serve(ctx, await firstOpen(it), clientMessages(it));
+            const open = await firstOpen(it);
+            const inject = d.errors.mode === 'in-band' && d.errors.message !== undefined ? createInjector(d.backpressure.buffer) : undefined;
+            yield* serve(ctx, open, clientMessages(it, inject), inject);
           };
         case 'client_streaming':
           return async (reqs: AsyncIterable<ProtoMessage>, ctx: ConnectContext) => {
@@ -516,6 +500,66 @@ function withCors(next: NodeHandler, cors: NonNullable<RouterOptions['cors']>): 
 }
 
 async function* emptyMessages(): AsyncGenerator<Message, void, void> {}
+
+export type Injector = ReturnType<typeof createInjector>;
+
+/**
+ * In-band errors about client messages join the handler's own messages (as over WebSocket): the
+ * pump pulls from `wrap`, which answers with a waiting error first, else with the handler's next
+ * message. A pull of the handler that an error overtook stays pending for the next call, so
+ * nothing is pulled twice. At most `limit` errors wait: `room()` holds the reader back until the
+ * pump takes one, and resolves false once the call is over.
+ */
+export function createInjector(limit: number) {
+  const waiting: Message[] = [];
+  let notify: (() => void) | undefined;
+  let freed: (() => void) | undefined;
+  let over = false;
+  const take = (): IteratorResult<Message, Message | void> => {
+    const value = waiting.shift()!;
+    const f = freed;
+    freed = undefined;
+    f?.();
+    return { done: false, value };
+  };
+  return {
+    push(message: Message) {
+      waiting.push(message);
+      notify?.();
+    },
+    async room(): Promise<boolean> {
+      while (!over && waiting.length >= Math.max(1, limit)) await new Promise<void>((r) => (freed = r));
+      return !over;
+    },
+    close() {
+      over = true;
+      const f = freed;
+      freed = undefined;
+      f?.();
+    },
+    wrap(source: AsyncIterator<Message, Message | void>): AsyncIterator<Message, Message | void> {
+      let pending: Promise<IteratorResult<Message, Message | void>> | undefined;
+      return {
+        async next() {
+          if (waiting.length > 0) return take();
+          if (!pending) {
+            pending = source.next();
+            // Seen by the next call if an injected error wins this race.
+            pending.catch(() => {});
+          }
+          const injected = new Promise<'injected'>((r) => (notify = () => r('injected')));
+          const r = await Promise.race([pending, injected]);
+          notify = undefined;
+          if (r === 'injected') return take();
+          pending = undefined;
+          return r;
+        },
+        // Queued behind a pending pull, as a generator's own return() is.
+        return: async () => (source.return ? source.return() : { done: true, value: undefined }),
+      };
+    },
+  };
+}
 
 /**
  * One cleartext port for every Connect protocol: HTTP/1.1 (Connect, gRPC-web: what browsers

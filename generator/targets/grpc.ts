@@ -24,6 +24,7 @@ export const GRPC_RUNTIME: readonly string[] = [
   'bounded-queue.ts',
   'replay-buffer.ts',
   'instance-registry.ts',
+  'injector.ts',
   'stream-pump.ts',
   'grpc-codec.ts',
   'grpc-status.ts',

@@ -17,6 +17,7 @@ export const WEBSOCKET_RUNTIME: readonly string[] = [
   'bounded-queue.ts',
   'replay-buffer.ts',
   'instance-registry.ts',
+  'injector.ts',
   'stream-pump.ts',
   'ws-router.ts',
   'control.ts',

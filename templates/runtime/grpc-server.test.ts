@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ContractViolation as SharedViolation, type Message } from './frames.ts';
-import { ContractViolation, createInjector } from './grpc-server.ts';
+import { ContractViolation } from './grpc-server.ts';
+import { createInjector } from './injector.ts';
 
 /** A handler's iterator whose next() the test resolves by hand. */
 function manual() {

@@ -18,6 +18,7 @@ import { StreamError } from './errors.js';
 import { checkMessage, ContractViolation, errorData, issueText, newStreamId, startHandler, type ErrorData, type Message, type StreamShape } from './frames.js';
 import { createCodec, type CodecPlan } from './grpc-codec.js';
 import { ERROR_CODE_KEY, RETRYABLE_KEY, toConnectError } from './grpc-status.js';
+import { createInjector, type Injector } from './injector.js';
 import { createInstanceRegistry, lookupResume, openInstance, type StreamInstance } from './instance-registry.js';
 import { pump, quietTimer, type PumpEnd } from './stream-pump.js';
 import type { Issue } from './validation.js';
@@ -501,65 +502,6 @@ function withCors(next: NodeHandler, cors: NonNullable<RouterOptions['cors']>): 
 
 async function* emptyMessages(): AsyncGenerator<Message, void, void> {}
 
-export type Injector = ReturnType<typeof createInjector>;
-
-/**
- * In-band errors about client messages join the handler's own messages (as over WebSocket): the
- * pump pulls from `wrap`, which answers with a waiting error first, else with the handler's next
- * message. A pull of the handler that an error overtook stays pending for the next call, so
- * nothing is pulled twice. At most `limit` errors wait: `room()` holds the reader back until the
- * pump takes one, and resolves false once the call is over.
- */
-export function createInjector(limit: number) {
-  const waiting: Message[] = [];
-  let notify: (() => void) | undefined;
-  let freed: (() => void) | undefined;
-  let over = false;
-  const take = (): IteratorResult<Message, Message | void> => {
-    const value = waiting.shift()!;
-    const f = freed;
-    freed = undefined;
-    f?.();
-    return { done: false, value };
-  };
-  return {
-    push(message: Message) {
-      waiting.push(message);
-      notify?.();
-    },
-    async room(): Promise<boolean> {
-      while (!over && waiting.length >= Math.max(1, limit)) await new Promise<void>((r) => (freed = r));
-      return !over;
-    },
-    close() {
-      over = true;
-      const f = freed;
-      freed = undefined;
-      f?.();
-    },
-    wrap(source: AsyncIterator<Message, Message | void>): AsyncIterator<Message, Message | void> {
-      let pending: Promise<IteratorResult<Message, Message | void>> | undefined;
-      return {
-        async next() {
-          if (waiting.length > 0) return take();
-          if (!pending) {
-            pending = source.next();
-            // Seen by the next call if an injected error wins this race.
-            pending.catch(() => {});
-          }
-          const injected = new Promise<'injected'>((r) => (notify = () => r('injected')));
-          const r = await Promise.race([pending, injected]);
-          notify = undefined;
-          if (r === 'injected') return take();
-          pending = undefined;
-          return r;
-        },
-        // Queued behind a pending pull, as a generator's own return() is.
-        return: async () => (source.return ? source.return() : { done: true, value: undefined }),
-      };
-    },
-  };
-}
 
 /**
  * One cleartext port for every Connect protocol: HTTP/1.1 (Connect, gRPC-web: what browsers

@@ -21,6 +21,7 @@ import {
   type StreamShape,
 } from './frames.js';
 import { createControl, createHeldCounter } from './control.js';
+import { createInjector } from './injector.js';
 import { createInstanceRegistry, lookupResume, openInstance, type StreamInstance } from './instance-registry.js';
 import { pump, quietTimer, type PumpEnd, type PumpSink } from './stream-pump.js';
 import type { Issue } from './validation.js';
@@ -714,46 +715,3 @@ function createInbox(ws: WebSocket, buffer: number, signal: AbortSignal, takesMe
   };
 }
 
-/**
- * In-band errors about client messages join the handler's own messages: the pump pulls from this,
- * which answers with a waiting error first, else with the handler's next message. A pull of the
- * handler that an error overtook stays pending for the next call, so nothing is pulled twice.
- * Each error calls its `taken` when the pump takes it (the inbox frees the client's place then),
- * so `waiting` never holds more than the inbox's window.
- */
-function createInjector() {
-  const waiting: { readonly message: Message; readonly taken: () => void }[] = [];
-  let notify: (() => void) | undefined;
-  const take = (): IteratorResult<Message, Message | void> => {
-    const w = waiting.shift()!;
-    w.taken();
-    return { done: false, value: w.message };
-  };
-  return {
-    push(message: Message, taken: () => void) {
-      waiting.push({ message, taken });
-      notify?.();
-    },
-    wrap(source: AsyncIterator<Message, Message | void>): AsyncIterator<Message, Message | void> {
-      let pending: Promise<IteratorResult<Message, Message | void>> | undefined;
-      return {
-        async next() {
-          if (waiting.length > 0) return take();
-          if (!pending) {
-            pending = source.next();
-            // Seen by the next call if an injected error wins this race.
-            pending.catch(() => {});
-          }
-          const injected = new Promise<'injected'>((r) => (notify = () => r('injected')));
-          const r = await Promise.race([pending, injected]);
-          notify = undefined;
-          if (r === 'injected') return take();
-          pending = undefined;
-          return r;
-        },
-        // Queued behind a pending pull, as a generator's own return() is.
-        return: async () => (source.return ? source.return() : { done: true, value: undefined }),
-      };
-    },
-  };
-}

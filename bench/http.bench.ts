@@ -9,6 +9,9 @@
 // - time to first message: open -> first message, median and p95 of TTFM_RUNS opens.
 // - time to resume: the connection dropped mid-stream -> the next message, gap-free. Target: <= 500 ms.
 // - bundle: the generated client for one stream, minified and gzipped. Target: <= 2.5 KB.
+// - client CPU (with throughput): CPU time per message of the generated client and of the raw
+//   reader, both against the raw server in a child process, so only the client side is counted.
+//   On a shared machine this is steadier than messages/s, which also counts the server and waits.
 //
 // `--json` prints the rows as JSON on stdout (the verdict lines then go to stderr).
 
@@ -28,7 +31,9 @@ import type * as Server_ from '../generated/assistant/server.ts';
 import { listen, loadGenerated, within, type GeneratedCode } from '../test/http-harness.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const { values } = parseArgs({ options: { json: { type: 'boolean', default: false }, only: { type: 'string' } } });
+const { values } = parseArgs({
+  options: { json: { type: 'boolean', default: false }, only: { type: 'string' }, 'raw-server': { type: 'boolean', default: false } },
+});
 // `--only throughput,bundle`: just those groups (while working on one number).
 const wanted = (group: string) => values.only === undefined || values.only.split(',').includes(group);
 const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -168,6 +173,44 @@ async function throughput(transport: 'sse' | 'ndjson', g: Generated): Promise<vo
     pass: ratio >= TARGET_RATIO,
     note: '',
   });
+}
+
+/** CPU µs per message of each client against the raw server in a child (this file, `--raw-server`). */
+async function clientCpu(transport: 'sse' | 'ndjson', g: Generated): Promise<void> {
+  log(`bench: client CPU ${transport}, ${RUNS} x ${MESSAGES} messages each side, server in a child process...`);
+  const child = spawn(process.execPath, [join(ROOT, 'bin', 'run-ts.js'), fileURLToPath(import.meta.url), '--raw-server'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    const port = await within(
+      new Promise<number>((resolve_, reject) => {
+        createInterface({ input: child.stdout! }).once('line', (l) => resolve_(Number(l)));
+        child.once('exit', (code) => reject(new Error(`raw server exited with ${code}`)));
+      }),
+      20_000,
+      'raw server',
+    );
+    const base = `http://127.0.0.1:${port}`;
+    const cpu = async (run: () => Promise<number>) => {
+      const before = process.cpuUsage();
+      await within(run(), RUN_TIMEOUT_MS, 'client run');
+      const d = process.cpuUsage(before);
+      return (d.user + d.system) / MESSAGES;
+    };
+    await cpu(() => generatedRun(g, base)); // JIT warm-up, not counted
+    await cpu(() => rawRun(transport, base));
+    const ours: number[] = [];
+    const theirs: number[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      ours.push(await cpu(() => generatedRun(g, base)));
+      theirs.push(await cpu(() => rawRun(transport, base)));
+    }
+    const a = median(ours);
+    const b = median(theirs);
+    rows.push({ case: 'client CPU per message, generated', transport, value: Math.round(a * 100) / 100, unit: 'µs', target: null, pass: null, note: `median of ${RUNS}` });
+    rows.push({ case: 'client CPU per message, raw', transport, value: Math.round(b * 100) / 100, unit: 'µs', target: null, pass: null, note: transport === 'sse' ? 'fetch + eventsource-parser' : 'fetch + line split' });
+    rows.push({ case: 'client CPU, raw / generated', transport, value: Math.round((b / a) * 1000) / 10, unit: '%', target: null, pass: null, note: 'the client side of the throughput ratio' });
+  } finally {
+    child.kill();
+  }
 }
 
 async function timeToFirstMessage(transport: 'sse' | 'ndjson', g: Generated): Promise<void> {
@@ -317,6 +360,13 @@ function table(rs: readonly Row[]): string {
   return [line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
 }
 
+if (values['raw-server']) {
+  // The child of clientCpu: the raw loop for either transport, chosen by the Accept header.
+  const raw = await listen((req, res) => rawListener(req.headers.accept?.includes('ndjson') ? 'ndjson' : 'sse')(req, res));
+  process.stdout.write(`${raw.port}\n`);
+  await new Promise(() => {}); // served until the parent kills it
+}
+
 const started = performance.now();
 const work = mkdtempSync(join(tmpdir(), 'streamspec-http-bench-'));
 try {
@@ -326,7 +376,7 @@ try {
   writeFileSync(join(work, 'package.json'), '{ "type": "module" }\n');
   const sse = await loadAssistant(join(ROOT, 'generated', 'assistant'));
   const ndjson = await loadAssistant(work);
-  if (wanted('throughput')) for (const [t, g] of [['sse', sse], ['ndjson', ndjson]] as const) await throughput(t, g);
+  if (wanted('throughput')) for (const [t, g] of [['sse', sse], ['ndjson', ndjson]] as const) await throughput(t, g), await clientCpu(t, g);
   if (wanted('ttfm')) for (const [t, g] of [['sse', sse], ['ndjson', ndjson]] as const) await timeToFirstMessage(t, g);
   if (wanted('resume')) for (const [t, g] of [['sse', sse], ['ndjson', ndjson]] as const) await timeToResume(t, g);
   if (wanted('memory')) await memory(sse);

@@ -118,7 +118,7 @@ describe('toFrame', () => {
       '$error',
       {
         given: ['$error', id(2), { code: 'X', message: 'm', retryable: true }],
-        want: { kind: 'error', seq: 2, id: id(2), code: 'X', message: 'm', retryable: true },
+        want: { kind: 'message', seq: 2, id: id(2), type: '$error', data: { code: 'X', message: 'm', retryable: true } },
       },
     ],
     ['$dropped', { given: ['$dropped', undefined, { count: 4 }], want: { kind: 'dropped', count: 4 } }],
@@ -135,6 +135,7 @@ describe('toFrame', () => {
     ['unknown reserved type', { given: ['$foo', id(1), null], want: 'error' }],
     ['$error without code', { given: ['$error', id(1), { message: 'm' }], want: 'error' }],
     ['$error with null data', { given: ['$error', id(1), null], want: 'error' }],
+    ['$error with a message that is not a string', { given: ['$error', id(1), { code: 'X', message: 5 }], want: 'error' }],
     ['$dropped with a bad count', { given: ['$dropped', undefined, { count: 1.5 }], want: 'error' }],
   ])('%s', (_name, { given, want }) => {
     if (want === 'error') expect(() => toFrame(...given)).toThrow(StreamProtocolError);

@@ -58,7 +58,7 @@ describe('ndjson source', () => {
       '$error',
       {
         given: [line(9, '$error', { code: 'RATE_LIMITED', message: 'slow down', retryable: true })],
-        want: [{ kind: 'error', seq: 9, id: `${SID}.9`, code: 'RATE_LIMITED', message: 'slow down', retryable: true }],
+        want: [{ kind: 'message', seq: 9, id: `${SID}.9`, type: '$error', data: { code: 'RATE_LIMITED', message: 'slow down', retryable: true } }],
       },
     ],
   ])('%s', async (_name, { given, want }) => {

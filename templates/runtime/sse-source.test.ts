@@ -64,7 +64,7 @@ describe('sse source', () => {
       '$error',
       {
         given: [`id: ${SID}.2\nevent: $error\ndata: {"code":"RATE_LIMITED","message":"slow down","retryable":true}\n\n`],
-        want: [{ kind: 'error', seq: 2, id: `${SID}.2`, code: 'RATE_LIMITED', message: 'slow down', retryable: true }],
+        want: [{ kind: 'message', seq: 2, id: `${SID}.2`, type: '$error', data: { code: 'RATE_LIMITED', message: 'slow down', retryable: true } }],
       },
     ],
     ['an empty body', { given: [], want: [] }],

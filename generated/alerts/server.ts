@@ -3,6 +3,7 @@
 import {
   createHttpRouter,
   StreamError,
+  type AuthRequest,
   type HandlerContext,
   type HttpRouter,
   type RouterOptions,
@@ -13,15 +14,16 @@ import type * as T from './types.js';
 import * as v from './validate.js';
 
 export { StreamError };
-export type { HttpRouter, RouterOptions };
+export type { AuthRequest, HttpRouter, RouterOptions };
 
 /** A message as a handler yields it: the runtime stamps `id` and `seq`. */
 type Unstamped<M> = M extends unknown ? Omit<M, 'id'> : never;
 
-/** What the `alerts` handler receives. */
-export interface AlertsContext extends HandlerContext {
+/** What the `alerts` handler receives; `P` is what the router's `authenticate` returns. */
+export interface AlertsContext<P = unknown> extends HandlerContext {
   readonly params: T.AlertsParams;
   readonly request: undefined;
+  readonly principal: P;
 }
 /** Messages the `alerts` handler yields. */
 export type AlertsYield = Unstamped<Exclude<T.AlertsMessage, { type: 'resolved' }>>;
@@ -32,11 +34,11 @@ export type AlertsTerminal = Unstamped<Extract<T.AlertsMessage, { type: 'resolve
  * One async generator per stream: the runtime pulls from it, so a slow client slows the handler
  * instead of filling memory. Yield messages; return the terminal message.
  */
-export interface AlertsHandlers {
+export interface AlertsHandlers<P = unknown> {
   /**
    * Stream alerts.
    */
-  alerts(ctx: AlertsContext): AsyncGenerator<AlertsYield, AlertsTerminal, void>;
+  alerts(ctx: AlertsContext<P>): AsyncGenerator<AlertsYield, AlertsTerminal, void>;
 }
 
 const alertsStream: StreamDescriptor = {
@@ -58,12 +60,16 @@ const alertsStream: StreamDescriptor = {
 /**
  * A router for every stream of the contract over sse: `router.node` is a node:http
  * request listener (Express and Fastify mount it too), `router.fetch` a fetch handler
- * (Hono, Bun, Deno).
+ * (Hono, Bun, Deno). `options.authenticate` returns the principal (`P`) each handler gets as
+ * `ctx.principal`; it throws at once when a stream says `auth: required` and there is no hook.
  */
-export function createRouter(handlers: AlertsHandlers, options?: RouterOptions): HttpRouter {
-  return createHttpRouter(
+export function createRouter<P = unknown>(
+  handlers: AlertsHandlers<P>,
+  options?: RouterOptions<P>,
+): HttpRouter {
+  return createHttpRouter<P>(
     'sse',
-    [[alertsStream, ((ctx) => handlers.alerts(ctx as AlertsContext)) as StreamHandler]],
+    [[alertsStream, ((ctx) => handlers.alerts(ctx as AlertsContext<P>)) as StreamHandler]],
     options,
   );
 }

@@ -3,6 +3,7 @@
 import {
   createHttpRouter,
   StreamError,
+  type AuthRequest,
   type HandlerContext,
   type HttpRouter,
   type RouterOptions,
@@ -13,25 +14,27 @@ import type * as T from './types.js';
 import * as v from './validate.js';
 
 export { StreamError };
-export type { HttpRouter, RouterOptions };
+export type { AuthRequest, HttpRouter, RouterOptions };
 
 /** A message as a handler yields it: the runtime stamps `id` and `seq`. */
 type Unstamped<M> = M extends unknown ? Omit<M, 'id'> : never;
 
-/** What the `completion` handler receives. */
-export interface CompletionContext extends HandlerContext {
+/** What the `completion` handler receives; `P` is what the router's `authenticate` returns. */
+export interface CompletionContext<P = unknown> extends HandlerContext {
   readonly params: T.CompletionParams;
   readonly request: T.CompletionRequest;
+  readonly principal: P;
 }
 /** Messages the `completion` handler yields. */
 export type CompletionYield = Unstamped<Exclude<T.CompletionMessage, { type: 'done' }>>;
 /** The terminal message the `completion` handler returns. */
 export type CompletionTerminal = Unstamped<Extract<T.CompletionMessage, { type: 'done' }>>;
 
-/** What the `history` handler receives. */
-export interface HistoryContext extends HandlerContext {
+/** What the `history` handler receives; `P` is what the router's `authenticate` returns. */
+export interface HistoryContext<P = unknown> extends HandlerContext {
   readonly params: T.HistoryParams;
   readonly request: T.HistoryRequest;
+  readonly principal: P;
 }
 /** Messages the `history` handler yields. */
 export type HistoryYield = Unstamped<Exclude<T.HistoryMessage, { type: 'end' }>>;
@@ -42,7 +45,7 @@ export type HistoryTerminal = Unstamped<Extract<T.HistoryMessage, { type: 'end' 
  * One async generator per stream: the runtime pulls from it, so a slow client slows the handler
  * instead of filling memory. Yield messages; return the terminal message.
  */
-export interface AssistantHandlers {
+export interface AssistantHandlers<P = unknown> {
   /**
    * Tokens of one completion, as they are produced.
    *
@@ -50,11 +53,11 @@ export interface AssistantHandlers {
    * the terminal `done` message. A reconnect with Last-Event-ID resumes after the last token
    * seen, for up to 10000 tokens or five minutes.
    */
-  completion(ctx: CompletionContext): AsyncGenerator<CompletionYield, CompletionTerminal, void>;
+  completion(ctx: CompletionContext<P>): AsyncGenerator<CompletionYield, CompletionTerminal, void>;
   /**
    * The stored turns of a conversation, oldest first.
    */
-  history(ctx: HistoryContext): AsyncGenerator<HistoryYield, HistoryTerminal, void>;
+  history(ctx: HistoryContext<P>): AsyncGenerator<HistoryYield, HistoryTerminal, void>;
 }
 
 const completionStream: StreamDescriptor = {
@@ -77,6 +80,7 @@ const completionStream: StreamDescriptor = {
   backpressure: { kind: 'pull', buffer: 64 },
   resume: { messages: 10000, seconds: 300 },
   heartbeatMs: 15000,
+  auth: 'required',
 };
 
 const historyStream: StreamDescriptor = {
@@ -98,19 +102,27 @@ const historyStream: StreamDescriptor = {
   backpressure: { kind: 'block', buffer: 16 },
   resume: { messages: 500, seconds: 60 },
   heartbeatMs: 15000,
+  auth: 'required',
 };
 
 /**
  * A router for every stream of the contract over sse: `router.node` is a node:http
  * request listener (Express and Fastify mount it too), `router.fetch` a fetch handler
- * (Hono, Bun, Deno).
+ * (Hono, Bun, Deno). `options.authenticate` returns the principal (`P`) each handler gets as
+ * `ctx.principal`; it throws at once when a stream says `auth: required` and there is no hook.
  */
-export function createRouter(handlers: AssistantHandlers, options?: RouterOptions): HttpRouter {
-  return createHttpRouter(
+export function createRouter<P = unknown>(
+  handlers: AssistantHandlers<P>,
+  options?: RouterOptions<P>,
+): HttpRouter {
+  return createHttpRouter<P>(
     'sse',
     [
-      [completionStream, ((ctx) => handlers.completion(ctx as CompletionContext)) as StreamHandler],
-      [historyStream, ((ctx) => handlers.history(ctx as HistoryContext)) as StreamHandler],
+      [
+        completionStream,
+        ((ctx) => handlers.completion(ctx as CompletionContext<P>)) as StreamHandler,
+      ],
+      [historyStream, ((ctx) => handlers.history(ctx as HistoryContext<P>)) as StreamHandler],
     ],
     options,
   );

@@ -3,6 +3,7 @@
 import {
   createHttpRouter,
   StreamError,
+  type AuthRequest,
   type HandlerContext,
   type HttpRouter,
   type RouterOptions,
@@ -13,35 +14,38 @@ import type * as T from './types.js';
 import * as v from './validate.js';
 
 export { StreamError };
-export type { HttpRouter, RouterOptions };
+export type { AuthRequest, HttpRouter, RouterOptions };
 
 /** A message as a handler yields it: the runtime stamps `id` and `seq`. */
 type Unstamped<M> = M extends unknown ? Omit<M, 'id'> : never;
 
-/** What the `readings` handler receives. */
-export interface ReadingsContext extends HandlerContext {
+/** What the `readings` handler receives; `P` is what the router's `authenticate` returns. */
+export interface ReadingsContext<P = unknown> extends HandlerContext {
   readonly params: T.ReadingsParams;
   readonly request: T.ReadingsRequest;
+  readonly principal: P;
 }
 /** Messages the `readings` handler yields. */
 export type ReadingsYield = Unstamped<Exclude<T.ReadingsMessage, { type: 'end' }>>;
 /** The terminal message the `readings` handler returns. */
 export type ReadingsTerminal = Unstamped<Extract<T.ReadingsMessage, { type: 'end' }>> | void;
 
-/** What the `events` handler receives. */
-export interface EventsContext extends HandlerContext {
+/** What the `events` handler receives; `P` is what the router's `authenticate` returns. */
+export interface EventsContext<P = unknown> extends HandlerContext {
   readonly params: T.EventsParams;
   readonly request: T.EventsRequest;
+  readonly principal: P;
 }
 /** Messages the `events` handler yields. */
 export type EventsYield = Unstamped<Exclude<T.EventsMessage, { type: 'end' }>>;
 /** The terminal message the `events` handler returns. */
 export type EventsTerminal = Unstamped<Extract<T.EventsMessage, { type: 'end' }>> | void;
 
-/** What the `traces` handler receives. */
-export interface TracesContext extends HandlerContext {
+/** What the `traces` handler receives; `P` is what the router's `authenticate` returns. */
+export interface TracesContext<P = unknown> extends HandlerContext {
   readonly params: T.TracesParams;
   readonly request: undefined;
+  readonly principal: P;
 }
 /** Messages the `traces` handler yields. */
 export type TracesYield = Unstamped<Exclude<T.TracesMessage, { type: 'end' }>>;
@@ -52,19 +56,19 @@ export type TracesTerminal = Unstamped<Extract<T.TracesMessage, { type: 'end' }>
  * One async generator per stream: the runtime pulls from it, so a slow client slows the handler
  * instead of filling memory. Yield messages; return the terminal message.
  */
-export interface TelemetryHandlers {
+export interface TelemetryHandlers<P = unknown> {
   /**
    * Sensor readings of one device, at most one per 250 ms.
    */
-  readings(ctx: ReadingsContext): AsyncGenerator<ReadingsYield, ReadingsTerminal, void>;
+  readings(ctx: ReadingsContext<P>): AsyncGenerator<ReadingsYield, ReadingsTerminal, void>;
   /**
    * Log events of a fleet, newest kept when the reader falls behind.
    */
-  events(ctx: EventsContext): AsyncGenerator<EventsYield, EventsTerminal, void>;
+  events(ctx: EventsContext<P>): AsyncGenerator<EventsYield, EventsTerminal, void>;
   /**
    * Finished traces of a service, as trees of spans.
    */
-  traces(ctx: TracesContext): AsyncGenerator<TracesYield, TracesTerminal, void>;
+  traces(ctx: TracesContext<P>): AsyncGenerator<TracesYield, TracesTerminal, void>;
 }
 
 const readingsStream: StreamDescriptor = {
@@ -126,15 +130,19 @@ const tracesStream: StreamDescriptor = {
 /**
  * A router for every stream of the contract over ndjson: `router.node` is a node:http
  * request listener (Express and Fastify mount it too), `router.fetch` a fetch handler
- * (Hono, Bun, Deno).
+ * (Hono, Bun, Deno). `options.authenticate` returns the principal (`P`) each handler gets as
+ * `ctx.principal`; it throws at once when a stream says `auth: required` and there is no hook.
  */
-export function createRouter(handlers: TelemetryHandlers, options?: RouterOptions): HttpRouter {
-  return createHttpRouter(
+export function createRouter<P = unknown>(
+  handlers: TelemetryHandlers<P>,
+  options?: RouterOptions<P>,
+): HttpRouter {
+  return createHttpRouter<P>(
     'ndjson',
     [
-      [readingsStream, ((ctx) => handlers.readings(ctx as ReadingsContext)) as StreamHandler],
-      [eventsStream, ((ctx) => handlers.events(ctx as EventsContext)) as StreamHandler],
-      [tracesStream, ((ctx) => handlers.traces(ctx as TracesContext)) as StreamHandler],
+      [readingsStream, ((ctx) => handlers.readings(ctx as ReadingsContext<P>)) as StreamHandler],
+      [eventsStream, ((ctx) => handlers.events(ctx as EventsContext<P>)) as StreamHandler],
+      [tracesStream, ((ctx) => handlers.traces(ctx as TracesContext<P>)) as StreamHandler],
     ],
     options,
   );

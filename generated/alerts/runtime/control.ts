@@ -68,3 +68,60 @@ export function createControl(limit = 1000): Control {
     },
   };
 }
+
+/** The pump's counters, and the transport's own count of what it was handed while full. */
+export interface HeldCounter {
+  /** What the pump is given as its `stats`: `queued` there is only the pump's own count. */
+  readonly pump: { pulled: number; queued: number; maxQueued: number };
+  /** After each write to the transport: `frames` written, `accepted` false when it said "full". */
+  wrote(frames: number, accepted: boolean): void;
+}
+
+/**
+ * Counts held messages from two sides that do not trust each other: the pump reports what it
+ * holds, and the sink counts frames written while the transport was full (a write returned false,
+ * no drain since). `stats.queued`/`maxQueued` are the sum, so a pump that ignored a full
+ * transport shows there instead of keeping its own count honest. `drained` resolves on the
+ * transport's next drain (or close).
+ */
+export function createHeldCounter(stats: InstanceStats, drained: () => Promise<void>): HeldCounter {
+  let own = 0;
+  let over = 0;
+  let blocked = false;
+  const publish = () => {
+    stats.queued = own + over;
+    if (stats.queued > stats.maxQueued) stats.maxQueued = stats.queued;
+  };
+  return {
+    pump: {
+      get pulled() {
+        return stats.pulled;
+      },
+      set pulled(n: number) {
+        stats.pulled = n;
+      },
+      get queued() {
+        return own;
+      },
+      set queued(n: number) {
+        own = n;
+        publish();
+      },
+      // The pump's own maximum is not the instance's: publish() keeps that.
+      maxQueued: 0,
+    },
+    wrote(frames, accepted) {
+      if (blocked) {
+        over += frames;
+        publish();
+      }
+      if (accepted || blocked) return;
+      blocked = true;
+      void drained().then(() => {
+        blocked = false;
+        over = 0;
+        publish();
+      });
+    },
+  };
+}

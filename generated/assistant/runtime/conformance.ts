@@ -3,20 +3,23 @@
 // the wire with its own strict reader (not the generated client, which forgives what it can) and
 // reports a violation in the contract's words: `stream alerts: message 3 has seq 5, expected 4 (gap)`.
 // The generated `conformance/*.conformance.test.ts` suites run these checks under vitest.
-// HTTP streaming transports (SSE, NDJSON), per docs/http-streaming.md.
+// HTTP streaming transports (SSE, NDJSON) per docs/http-streaming.md, and WebSocket per
+// docs/websocket.md. Each transport's reader library (`eventsource-parser`, npm `ws`) is loaded
+// only when a check of that transport runs, so a project needs only its own.
 
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createParser } from 'eventsource-parser';
+import { isDeepStrictEqual } from 'node:util';
 import { CONTROL_PATH } from './control.js';
 import type { Issue } from './validation.js';
 
 /** What a suite knows about one stream of the contract (generated into `conformance/streams.ts`). */
 export interface ConformanceStream {
   readonly name: string;
-  readonly transport: 'sse' | 'ndjson';
+  readonly transport: 'sse' | 'ndjson' | 'websocket';
   /** Literal pieces and `{ param }` pieces of the path. */
   readonly path: readonly (string | { readonly param: string })[];
+  /** HTTP transports: how the request travels. WebSocket: `GET` (the upgrade; the request goes in the open frame). */
   readonly method: 'GET' | 'POST';
   readonly terminal: string;
   /** The generated validators: the message union (`{ type, data }`), params and request. */
@@ -30,16 +33,25 @@ export interface ConformanceStream {
   readonly lossy: boolean;
   readonly resume: boolean;
   readonly heartbeatMs: number;
+  /** WebSocket only: who sends messages; absent on the HTTP transports (server-to-client). */
+  readonly direction?: 'server-to-client' | 'client-to-server' | 'bidirectional';
+  /** WebSocket only: the open frame's default grant (`backpressure.credits` of a credit stream, else `buffer`). */
+  readonly credits?: number;
 }
 
 /** The params and request a check opens the stream with. */
 export interface Fixture {
   readonly params: Readonly<Record<string, unknown>>;
   readonly request?: unknown;
+  /**
+   * WebSocket streams with client messages: the `{ type, data }` messages a check sends after
+   * the open frame (within the server's grants), followed by `$end`.
+   */
+  readonly messages?: readonly unknown[];
 }
 
 export interface CheckContext {
-  /** `http://127.0.0.1:8080`, no trailing slash needed. */
+  /** `http://127.0.0.1:8080`, no trailing slash needed (WebSocket: `ws://` works too; the checks use both schemes). */
   readonly baseUrl: string;
   /** The longest a check waits for a whole stream (default 30 s). */
   readonly timeoutMs?: number;
@@ -97,18 +109,25 @@ export type Seen =
       readonly data: unknown;
       readonly dropped: number;
     }
-  | { readonly kind: 'heartbeat'; readonly at: number };
+  | { readonly kind: 'heartbeat'; readonly at: number }
+  /** WebSocket: the server granted `n` more client messages. */
+  | { readonly kind: 'credit'; readonly at: number; readonly n: number };
 
 export interface Recording {
+  /** HTTP status; WebSocket: 101 once the upgrade succeeded, else the status that refused it. */
   readonly status: number;
   readonly contentType: string;
-  /** The JSON body of a non-stream answer (400, 410, ...). */
+  /** The JSON body of a non-stream answer (400, 410, ...); WebSocket: the data of an `$error` frame without seq (the open frame refused). */
   readonly body: unknown;
   readonly seen: readonly Seen[];
   /** How the body ended: `end` (closed by the server), `stopped` (we stopped reading), `timeout`. */
   readonly ended: 'end' | 'stopped' | 'timeout';
   /** Framing problems, in order; a recording stops at the first. */
   readonly malformed: string | undefined;
+  /** WebSocket: the subprotocol the server accepted. */
+  readonly protocol?: string;
+  /** WebSocket: how the server closed the connection (absent when we stopped or timed out first). */
+  readonly close?: { readonly code: number; readonly reason: string };
 }
 
 export interface OpenOptions {
@@ -120,14 +139,31 @@ export interface OpenOptions {
   readonly timeoutMs?: number;
   /** Overrides the fixture: send these params and this request instead. */
   readonly input?: Fixture;
+  /** Stop reading (and close the connection) when this aborts. */
+  readonly signal?: AbortSignal;
+  /** WebSocket: the open frame's grant (default: the stream's `credits`). */
+  readonly credits?: number;
+  /** WebSocket: false grants nothing after the open frame; default true (the window is topped up as frames are taken, as the generated client does). */
+  readonly grant?: boolean;
+  /** WebSocket: the client messages to send (default: the fixture's). */
+  readonly messages?: readonly unknown[];
+  /** WebSocket: false sends no `$end` after them, so the client stays in the stream; default true. */
+  readonly end?: boolean;
+  /** WebSocket: how to leave when `until` says stop: a close frame (default), or `destroy` the socket without one (an abandoned consumer). */
+  readonly leave?: 'close' | 'destroy';
 }
 
 const FRAME_ID = /^([A-Za-z0-9_-]{22})\.(0|[1-9]\d{0,15})$/;
 
+/** The stream's path with the fixture's params, percent-encoded. */
+const pathFor = (stream: ConformanceStream, fixture: Fixture) =>
+  stream.path.map((p) => (typeof p === 'string' ? p : encodeURIComponent(String(fixture.params[p.param])))).join('');
+/** `baseUrl` with an http(s) scheme (the control endpoint, the HTTP transports), without a trailing slash. */
+const httpBase = (baseUrl: string) => baseUrl.replace(/\/+$/, '').replace(/^ws(s?):/i, 'http$1:');
+
 /** The URL and fetch init for one stream call, as docs/http-streaming.md "Opening a stream" says. */
 export function requestFor(stream: ConformanceStream, fixture: Fixture, baseUrl: string, resumeFrom?: string): { url: string; init: RequestInit } {
-  const path = stream.path.map((p) => (typeof p === 'string' ? p : encodeURIComponent(String(fixture.params[p.param])))).join('');
-  const url = new URL(baseUrl.replace(/\/+$/, '') + path);
+  const url = new URL(httpBase(baseUrl) + pathFor(stream, fixture));
   const headers = new Headers({ accept: stream.transport === 'sse' ? 'text/event-stream' : 'application/x-ndjson' });
   let body: string | undefined;
   if (stream.method === 'POST') {
@@ -140,8 +176,21 @@ export function requestFor(stream: ConformanceStream, fixture: Fixture, baseUrl:
   return { url: url.href, init: { method: stream.method, headers, ...(body !== undefined ? { body } : {}) } };
 }
 
+/**
+ * A numbered frame as seen, or what is wrong with it: `id` must be `<streamId>.<seq>` and agree
+ * with `seq` (`undefined` for SSE, which has no seq field).
+ */
+function numbered(type: unknown, id: unknown, data: unknown, seq: unknown, at: number, dropped: number): Seen | string {
+  const m = typeof id === 'string' ? FRAME_ID.exec(id) : null;
+  if (typeof type !== 'string' || !type) return `a frame without a type (id ${String(id)})`;
+  if (!m) return `frame ${type} has id ${JSON.stringify(id)}, not <streamId>.<seq>`;
+  if (seq !== undefined && seq !== Number(m[2])) return `frame ${type} has seq ${JSON.stringify(seq)} but id ${String(id)}`;
+  return { kind: 'frame', at, id: id as string, streamId: m[1]!, seq: Number(m[2]), type, data, dropped };
+}
+
 /** Opens the stream and records everything until the body ends, `until` says stop, or the timeout. */
 export async function record(stream: ConformanceStream, fixture: Fixture, baseUrl: string, options: OpenOptions = {}): Promise<Recording> {
+  if (stream.transport === 'websocket') return recordWebSocket(stream, fixture, baseUrl, options);
   const started = performance.now();
   const ac = new AbortController();
   const timeoutMs = options.timeoutMs ?? 30_000;
@@ -153,6 +202,12 @@ export async function record(stream: ConformanceStream, fixture: Fixture, baseUr
   const seen: Seen[] = [];
   let malformed: string | undefined;
   let stopped = false;
+  const onStop = () => {
+    stopped = true;
+    ac.abort();
+  };
+  if (options.signal?.aborted) onStop();
+  options.signal?.addEventListener('abort', onStop, { once: true });
   try {
     const { url, init } = requestFor(stream, options.input ?? fixture, baseUrl, options.resumeFrom);
     const res = await fetch(url, { ...init, signal: ac.signal });
@@ -178,14 +233,9 @@ export async function record(stream: ConformanceStream, fixture: Fixture, baseUr
       }
     };
     const frame = (type: unknown, id: unknown, data: unknown, seq: unknown): Seen | string => {
-      const at = performance.now() - started;
       if (type === '$dropped') return typeof data === 'object' && data && Number.isInteger((data as { count?: unknown }).count) ? ((dropped += (data as { count: number }).count), '') : `a $dropped frame without a whole count`;
-      const m = typeof id === 'string' ? FRAME_ID.exec(id) : null;
-      if (typeof type !== 'string' || !type) return `a frame without a type (id ${String(id)})`;
-      if (!m) return `frame ${type} has id ${JSON.stringify(id)}, not <streamId>.<seq>`;
-      if (seq !== undefined && seq !== Number(m[2])) return `frame ${type} has seq ${JSON.stringify(seq)} but id ${String(id)}`;
-      const s: Seen = { kind: 'frame', at, id: id as string, streamId: m[1]!, seq: Number(m[2]), type, data, dropped };
-      dropped = 0;
+      const s = numbered(type, id, data, seq, performance.now() - started, dropped);
+      if (typeof s !== 'string') dropped = 0;
       return s;
     };
     const pending: Seen[] = [];
@@ -196,8 +246,9 @@ export async function record(stream: ConformanceStream, fixture: Fixture, baseUr
     };
     const reader = res.body!.getReader();
     const decoder = new TextDecoder();
+    const { createParser } = stream.transport === 'sse' ? await import('eventsource-parser') : { createParser: undefined };
     const parser =
-      stream.transport === 'sse'
+      createParser
         ? createParser({
             onEvent: (e) => {
               let data: unknown;
@@ -250,9 +301,183 @@ export async function record(stream: ConformanceStream, fixture: Fixture, baseUr
     throw e;
   } finally {
     clearTimeout(timer);
+    options.signal?.removeEventListener('abort', onStop);
     ac.abort();
   }
 }
+
+/** What the WebSocket reader uses of npm `ws` (loaded on first use). */
+interface WsSocket {
+  readonly protocol: string;
+  send(data: string): void;
+  close(code?: number): void;
+  terminate(): void;
+  on(event: 'open', listener: () => void): void;
+  on(event: 'message', listener: (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => void): void;
+  on(event: 'close', listener: (code: number, reason: Buffer) => void): void;
+  on(event: 'error', listener: (error: Error) => void): void;
+  on(event: 'unexpected-response', listener: (req: unknown, res: import('node:http').IncomingMessage) => void): void;
+}
+
+/**
+ * The WebSocket reader: opens the stream with the open frame (request, resume id, a grant of
+ * credits), sends the fixture's client messages within the server's grants and then `$end`, and
+ * records every frame and the close. It grants more as it takes frames, as the generated client
+ * does (half the window at a time), unless told not to.
+ */
+async function recordWebSocket(stream: ConformanceStream, fixture: Fixture, baseUrl: string, options: OpenOptions): Promise<Recording> {
+  const { default: WebSocket } = (await import('ws')) as unknown as { default: new (url: string, protocols: string[]) => WsSocket };
+  const started = performance.now();
+  const input = options.input ?? fixture;
+  const window = Math.max(1, options.credits ?? stream.credits ?? stream.backpressure.buffer);
+  const takesMessages = stream.direction !== undefined && stream.direction !== 'server-to-client';
+  const outbox = takesMessages ? [...(options.messages ?? input.messages ?? [])] : [];
+  const url = `${httpBase(baseUrl).replace(/^http/i, 'ws')}${pathFor(stream, input)}`;
+  const ws = new WebSocket(url, ['streamspec.v1']);
+  const seen: Seen[] = [];
+  let status = 0;
+  let body: unknown;
+  let malformed: string | undefined;
+  let close: { code: number; reason: string } | undefined;
+  let ended: Recording['ended'] | undefined;
+  let dropped = 0;
+  let owed = 0;
+  let grant = 0; // client messages the server still allows
+  let sent = 0;
+  let endSent = false;
+  // Frames are handed on one at a time, in order: a slow onSeen is a slow consumer.
+  let work = Promise.resolve();
+
+  return new Promise<Recording>((resolve, reject) => {
+    const finish = (how: Recording['ended']) => {
+      if (ended) return;
+      ended = how;
+      clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onStop);
+      // Frames still being handed to onSeen are part of the recording; wait for them.
+      void work.then(() => resolve({ status, contentType: '', body, seen, ended: how, malformed, protocol: ws.protocol, ...(close ? { close } : {}) }));
+    };
+    const leave = (how: Recording['ended']) => {
+      if (ended) return;
+      if (how === 'stopped' && options.leave !== 'destroy' && status === 101) ws.close(1000);
+      else ws.terminate();
+      finish(how);
+    };
+    const onStop = () => leave('stopped');
+    const timer = setTimeout(() => leave('timeout'), options.timeoutMs ?? 30_000);
+    if (options.signal?.aborted) return onStop();
+    options.signal?.addEventListener('abort', onStop, { once: true });
+
+    const send = (f: object) => {
+      if (!ended) ws.send(JSON.stringify(f));
+    };
+    const flush = () => {
+      for (; grant > 0 && outbox.length; grant--) {
+        const m = outbox.shift() as { type?: unknown; data?: unknown };
+        send({ seq: ++sent, type: m.type, data: m.data });
+      }
+      if (takesMessages && !outbox.length && options.end !== false && !endSent) {
+        endSent = true;
+        send({ type: '$end' });
+      }
+    };
+    const push = async (s: Seen) => {
+      seen.push(s);
+      await options.onSeen?.(s);
+      if (options.until?.(seen)) return leave('stopped');
+      if (s.kind === 'frame' && options.grant !== false && ++owed * 2 >= window) {
+        send({ type: '$credit', n: owed });
+        owed = 0;
+      }
+    };
+    const take = (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): Seen | string | undefined => {
+      const at = performance.now() - started;
+      if (isBinary) return 'a binary frame (every frame is JSON text)';
+      const text = Buffer.isBuffer(data) ? data.toString('utf8') : Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data).toString('utf8');
+      let o: unknown;
+      try {
+        o = JSON.parse(text);
+      } catch {
+        return `a frame that is not JSON: ${text.slice(0, 60)}`;
+      }
+      if (typeof o !== 'object' || o === null || Array.isArray(o)) return `a frame that is not a JSON object: ${text.slice(0, 60)}`;
+      const f = o as { seq?: unknown; id?: unknown; type?: unknown; data?: unknown; dropped?: unknown; n?: unknown };
+      if (f.type === '$heartbeat') return { kind: 'heartbeat', at };
+      if (f.type === '$credit') {
+        if (!Number.isSafeInteger(f.n) || (f.n as number) < 1) return `a $credit frame whose n is ${JSON.stringify(f.n)}, not a positive whole number`;
+        grant += f.n as number;
+        flush();
+        return { kind: 'credit', at, n: f.n as number };
+      }
+      if (f.type === '$error' && f.seq === undefined && f.id === undefined) {
+        if (seen.some((x) => x.kind === 'frame')) return 'an $error frame without seq in the middle of the stream';
+        body = f.data;
+        return undefined;
+      }
+      if (f.dropped !== undefined) {
+        if (!Number.isSafeInteger(f.dropped) || (f.dropped as number) < 0) return `frame ${String(f.type)} has dropped ${JSON.stringify(f.dropped)}, not a whole number`;
+        dropped += f.dropped as number;
+      }
+      const s = numbered(f.type, f.id, f.data ?? null, f.seq ?? 'missing', at, dropped);
+      if (typeof s !== 'string') dropped = 0;
+      return s;
+    };
+
+    ws.on('unexpected-response', (_req, res) => {
+      status = res.statusCode ?? 0;
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (text += c));
+      res.on('end', () => {
+        try {
+          body = text ? JSON.parse(text) : undefined;
+        } catch {
+          body = text;
+        }
+        ws.terminate();
+        finish('end');
+      });
+    });
+    ws.on('open', () => {
+      status = 101;
+      send({
+        type: '$open',
+        ...(input.request !== undefined ? { request: input.request } : {}),
+        ...(options.resumeFrom !== undefined ? { resume: options.resumeFrom } : {}),
+        credits: window,
+      });
+      flush();
+    });
+    ws.on('message', (data, isBinary) => {
+      if (ended || malformed) return;
+      const s = take(data, isBinary);
+      if (typeof s === 'string') {
+        malformed = s;
+        return leave('stopped');
+      }
+      if (s) work = work.then(() => (ended ? undefined : push(s))).catch(reject);
+    });
+    ws.on('close', (code, reason) => {
+      if (ended) return;
+      close = { code, reason: reason.toString('utf8') };
+      finish('end');
+    });
+    ws.on('error', (e) => {
+      // Before the upgrade answered: the server is not there (as fetch's rejection).
+      if (status === 0 && !ended) {
+        clearTimeout(timer);
+        ended = 'end';
+        reject(e);
+      }
+    });
+  });
+}
+
+/** `alert {"level":"warn",...}`, cut to a readable length. */
+const describeFrame = (f: { readonly type: string; readonly data: unknown }) => {
+  const data = JSON.stringify(f.data) ?? 'undefined';
+  return `${f.type} ${data.length > 80 ? `${data.slice(0, 77)}...` : data}`;
+};
 
 const frames = (seen: readonly Seen[]) => seen.filter((s): s is Extract<Seen, { kind: 'frame' }> => s.kind === 'frame');
 
@@ -266,22 +491,35 @@ export function conformanceChecks(stream: ConformanceStream, fixture: Fixture): 
     throw new ConformanceViolation(check, `${who}: ${message}`);
   };
   const ok: CheckResult = { ok: true };
+  const ws = stream.transport === 'websocket';
+  // WebSocket: only server messages are checked; a client-to-server stream has none but its terminal one.
+  const oneWayIn = ws && stream.direction === 'client-to-server';
+  const NO_SERVER_MESSAGES = 'a client-to-server stream has no server messages before its terminal one';
 
   /** A whole stream, from the start, checked for framing on the way. */
   const whole = async (ctx: CheckContext, check: string, options: OpenOptions = {}) => {
     const r = await record(stream, fixture, ctx.baseUrl, { timeoutMs: ctx.timeoutMs, ...options });
-    if (r.status !== 200) fail(check, `answered ${r.status} ${describeBody(r.body)} instead of opening the stream (check the fixture's params and request)`);
+    if (r.status !== (ws ? 101 : 200)) fail(check, `answered ${r.status} ${describeBody(r.body)} instead of opening the stream (check the fixture's params and request)`);
+    // A close with a code that is not the stream's own end, before any message: the open frame was refused.
+    if (ws && r.close && !frames(r.seen).length && !errorClose(r.close.code))
+      fail(check, `closed ${describeClose(r.close)}${r.body === undefined ? '' : ` (${describeBody(r.body)})`} instead of streaming (check the fixture's params, request and messages)`);
     if (r.malformed) fail(check, `malformed frame: ${r.malformed}`);
     return r;
   };
+  /** An out-of-band error of the contract (WebSocket): close 4000 + index of a code, or 1011 INTERNAL. */
+  const errorClose = (code: number) => stream.errors.mode === 'out-of-band' && (code === 1011 || (code >= 4000 && code < 4000 + Math.min(400, stream.errors.codes.length)));
 
   const framing: Check = {
     name: 'framing',
-    title: 'frames and content type follow the transport',
+    title: ws ? 'frames and subprotocol follow the transport' : 'frames and content type follow the transport',
     async run(ctx) {
       const r = await whole(ctx, 'framing');
-      const want = stream.transport === 'sse' ? /^text\/event-stream\s*(;\s*charset=utf-8\s*)?$/i : /^application\/x-ndjson\s*(;|$)/i;
-      if (!want.test(r.contentType)) fail('framing', `Content-Type is ${JSON.stringify(r.contentType)}, expected ${stream.transport === 'sse' ? 'text/event-stream' : 'application/x-ndjson'}`);
+      if (ws) {
+        if (r.protocol !== 'streamspec.v1') fail('framing', `the server accepted the subprotocol ${JSON.stringify(r.protocol)}, expected streamspec.v1`);
+      } else {
+        const want = stream.transport === 'sse' ? /^text\/event-stream\s*(;\s*charset=utf-8\s*)?$/i : /^application\/x-ndjson\s*(;|$)/i;
+        if (!want.test(r.contentType)) fail('framing', `Content-Type is ${JSON.stringify(r.contentType)}, expected ${stream.transport === 'sse' ? 'text/event-stream' : 'application/x-ndjson'}`);
+      }
       const fs = frames(r.seen);
       const ids = new Set(fs.map((f) => f.streamId));
       if (ids.size > 1) fail('framing', `frames of ${ids.size} stream instances in one response (${[...ids].join(', ')})`);
@@ -332,22 +570,32 @@ export function conformanceChecks(stream: ConformanceStream, fixture: Fixture): 
       if (r.ended === 'timeout') fail('termination', `no end within ${ctx.timeoutMs ?? 30_000} ms (${fs.length} messages so far)`);
       const at = fs.findIndex((f) => f.type === stream.terminal);
       const error = fs.findIndex((f) => f.type === '$error');
-      if (at < 0 && error < 0) fail('termination', `the response ended after ${fs.length} messages without the terminal message ${stream.terminal} (silence is not termination)`);
+      const closed = r.close ? `the connection closed ${describeClose(r.close)}` : 'the connection closed';
+      // WebSocket out-of-band errors end the stream with a close code and no frame.
+      if (at < 0 && error < 0 && ws && r.close && errorClose(r.close.code)) return ok;
+      if (at < 0 && error < 0) fail('termination', `${ws ? closed : 'the response ended'} after ${fs.length} messages without the terminal message ${stream.terminal} (silence is not termination)`);
       const end = at < 0 ? error : error < 0 ? at : Math.min(at, error);
       if (end < fs.length - 1) fail('termination', `message ${end + 2} (${fs[end + 1]!.type}) came after the ${fs[end]!.type === '$error' ? '$error frame' : `terminal message ${stream.terminal}`}`);
+      if (ws && r.close?.code !== 1000) fail('termination', `after the ${fs[end]!.type === '$error' ? '$error frame' : `terminal message ${stream.terminal}`} ${closed}, expected 1000`);
       return ok;
     },
   };
 
   const endResume: Check = {
     name: 'resume-after-end',
-    title: 'a reconnect after the end is answered 204',
+    title: ws ? 'a resume after the end is closed 1000 with no messages' : 'a reconnect after the end is answered 204',
     async run(ctx) {
       if (!stream.resume) return { skipped: 'the stream has resume: none' };
       const r = await whole(ctx, 'resume-after-end');
       const last = frames(r.seen).at(-1);
       if (!last || last.type !== stream.terminal) return { skipped: 'the stream did not end with its terminal message (see the termination check)' };
-      const again = await record(stream, fixture, ctx.baseUrl, { resumeFrom: last.id, timeoutMs: 5_000 });
+      const again = await record(stream, fixture, ctx.baseUrl, { resumeFrom: last.id, timeoutMs: 5_000, messages: [] });
+      if (ws) {
+        const n = frames(again.seen).length;
+        if (again.status !== 101 || again.close?.code !== 1000 || n > 0)
+          fail('resume-after-end', `a resume from the terminal message's id ${last.id} was answered ${again.status === 101 ? (again.close ? `with close ${describeClose(again.close)}` : 'with a connection left open') : `${again.status} ${describeBody(again.body)}`}${n ? ` and ${n} messages` : ''}, expected close 1000 with no messages (so clients stop reconnecting)`);
+        return ok;
+      }
       if (again.status !== 204)
         fail('resume-after-end', `a reconnect from the terminal message's id ${last.id} was answered ${again.status}${frames(again.seen).length ? ` with ${frames(again.seen).length} messages` : ''}, expected 204 (so clients stop reconnecting)`);
       return ok;
@@ -359,14 +607,41 @@ export function conformanceChecks(stream: ConformanceStream, fixture: Fixture): 
     title: 'a resume from a mid-stream id yields the rest exactly once',
     async run(ctx) {
       if (!stream.resume) return { skipped: 'the stream has resume: none' };
+      if (oneWayIn) return { skipped: NO_SERVER_MESSAGES };
       const full = await whole(ctx, 'resume');
       const total = frames(full.seen).length;
       if (total < 3) return { skipped: `the stream has ${total} messages; a resume needs at least 3` };
       const k = Math.min(2, total - 2);
+
+      // Content, not only numbering: a resume of the call read to its end must give back that
+      // call's own messages after k (a server that restarts its handler numbers on, but repeats).
+      // (A stream that did not end in time is judged by the termination check, not waited for twice.)
+      const seen = frames(full.seen);
+      const again = full.ended === 'timeout' ? undefined : await record(stream, fixture, ctx.baseUrl, { resumeFrom: seen[k - 1]!.id, timeoutMs: ctx.timeoutMs, messages: [] });
+      // RESUME_EXPIRED: the contract's retention is shorter than the stream; the resume below still runs.
+      const expired = ws ? again?.close?.code === 4410 : again?.status === 410;
+      if (again && !expired) {
+        if (again.status !== (ws ? 101 : 200)) fail('resume', `a resume from ${seen[k - 1]!.id} (message ${k} of a stream read to its end) was answered ${again.status} ${describeBody(again.body)}`);
+        if (again.malformed) fail('resume', `after a resume from message ${k}: malformed frame: ${again.malformed}`);
+        const gap = sequenceProblem(frames(again.seen), k + 1, `after resuming from message ${k}, `);
+        if (gap) fail('resume', gap);
+        const bySeq = new Map(seen.map((f) => [f.seq, f]));
+        for (const [i, f] of frames(again.seen).entries()) {
+          const was = bySeq.get(f.seq);
+          if (!was) continue; // past what the first read saw: nothing to compare with
+          if (f.type !== was.type || !isDeepStrictEqual(f.data, was.data))
+            fail('resume', `after resuming from message ${k}, message ${i + 1} (seq ${f.seq}) is ${describeFrame(f)}, but seq ${f.seq} was ${describeFrame(was)} (the resume did not continue where the stream was)`);
+        }
+        if (frames(again.seen).length < seen.length - k) fail('resume', `a resume from message ${k} of a stream of ${seen.length} messages delivered ${frames(again.seen).length}, expected ${seen.length - k}`);
+      }
+
+      // A stream left mid-way: the server goes on from where it was.
       const first = await whole(ctx, 'resume', { until: (s) => frames(s).length >= k });
       const from = frames(first.seen)[k - 1]!;
-      const rest = await record(stream, fixture, ctx.baseUrl, { resumeFrom: from.id, timeoutMs: ctx.timeoutMs });
-      if (rest.status !== 200) fail('resume', `a resume from ${from.id} (message ${k}) was answered ${rest.status} ${describeBody(rest.body)}`);
+      // WebSocket: the client messages went on the first connection; the resumed one only ends its side.
+      const rest = await record(stream, fixture, ctx.baseUrl, { resumeFrom: from.id, timeoutMs: ctx.timeoutMs, messages: [] });
+      if (rest.status !== (ws ? 101 : 200)) fail('resume', `a resume from ${from.id} (message ${k}) was answered ${rest.status} ${describeBody(rest.body)}`);
+      if (ws && rest.close && !frames(rest.seen).length) fail('resume', `a resume from ${from.id} (message ${k}) was closed ${describeClose(rest.close)} with no messages`);
       if (rest.malformed) fail('resume', `after a resume from message ${k}: malformed frame: ${rest.malformed}`);
       const after = frames(rest.seen);
       if (!after.length) fail('resume', `a resume from message ${k} delivered nothing`);
@@ -384,7 +659,13 @@ export function conformanceChecks(stream: ConformanceStream, fixture: Fixture): 
     async run(ctx) {
       if (!stream.resume) return { skipped: 'the stream has resume: none' };
       const id = `${randomBytes(16).toString('base64url')}.1`;
-      const r = await record(stream, fixture, ctx.baseUrl, { resumeFrom: id, timeoutMs: 5_000 });
+      const r = await record(stream, fixture, ctx.baseUrl, { resumeFrom: id, timeoutMs: 5_000, messages: [] });
+      if (ws) {
+        const n = frames(r.seen).length;
+        if (r.status !== 101 || r.close?.code !== 4410 || n > 0)
+          fail('resume-expired', `a resume from an id the server never issued (${id}) was answered ${r.status === 101 ? (r.close ? `with close ${describeClose(r.close)}` : 'with a connection left open') : `${r.status} ${describeBody(r.body)}`}${n ? ` and ${n} messages` : ''}, expected close 4410 RESUME_EXPIRED (a silent gap otherwise)`);
+        return ok;
+      }
       const code = (r.body as { code?: unknown } | undefined)?.code;
       if (r.status !== 410 || code !== 'RESUME_EXPIRED')
         fail('resume-expired', `a resume from an id the server never issued (${id}) was answered ${r.status} ${describeBody(r.body)}${frames(r.seen).length ? ` with ${frames(r.seen).length} messages` : ''}, expected 410 RESUME_EXPIRED (a silent gap otherwise)`);
@@ -415,6 +696,7 @@ export function conformanceChecks(stream: ConformanceStream, fixture: Fixture): 
     name: 'loss',
     title: stream.lossy ? 'dropped messages are counted' : 'no message is dropped',
     async run(ctx) {
+      if (oneWayIn) return { skipped: NO_SERVER_MESSAGES };
       const r = await whole(ctx, 'loss');
       const dropped = frames(r.seen).reduce((n, f) => n + f.dropped, 0);
       if (!stream.lossy && dropped) fail('loss', `the server reported ${dropped} dropped messages, but the stream is not lossy (backpressure ${stream.backpressure.kind})`);
@@ -424,12 +706,18 @@ export function conformanceChecks(stream: ConformanceStream, fixture: Fixture): 
 
   const invalid: Check = {
     name: 'invalid-request',
-    title: 'an invalid request is refused before the stream starts',
+    title: ws ? 'an invalid request is closed 4400 before the stream starts' : 'an invalid request is refused before the stream starts',
     async run(ctx) {
       const bad = invalidInput(stream, fixture);
       if (!bad) return { skipped: 'no params or request of this stream can be made invalid' };
       const r = await record(stream, fixture, ctx.baseUrl, { input: bad, timeoutMs: 5_000 });
       const code = (r.body as { code?: unknown } | undefined)?.code;
+      if (ws) {
+        const n = frames(r.seen).length;
+        if (r.status !== 101 || r.close?.code !== 4400 || n > 0)
+          fail('invalid-request', `a request with ${bad.why} was answered ${r.status === 101 ? (r.close ? `with close ${describeClose(r.close)}` : 'with a connection left open') : `${r.status} ${describeBody(r.body)}`}${n ? ` and ${n} messages` : ''}, expected close 4400 INVALID_REQUEST`);
+        return ok;
+      }
       if (r.status !== 400 || code !== 'INVALID_REQUEST')
         fail('invalid-request', `a request with ${bad.why} was answered ${r.status}${frames(r.seen).length ? ` with ${frames(r.seen).length} messages` : ` ${describeBody(r.body)}`}, expected 400 INVALID_REQUEST`);
       return ok;
@@ -438,8 +726,11 @@ export function conformanceChecks(stream: ConformanceStream, fixture: Fixture): 
 
   const slowConsumer: Check = {
     name: 'slow-consumer',
-    title: `a slow consumer holds the producer back (${stream.backpressure.kind}, buffer ${stream.backpressure.buffer})`,
+    title: ws
+      ? `the server sends no more than the consumer's credit (${stream.backpressure.kind}, buffer ${stream.backpressure.buffer})`
+      : `a slow consumer holds the producer back (${stream.backpressure.kind}, buffer ${stream.backpressure.buffer})`,
     async run(ctx) {
+      if (ws) return slowWebSocketConsumer(ctx);
       // The consumer stalls inside onSeen after the first message, long enough for every buffer
       // between it and the producer to fill; then the server's own account must stay in bounds.
       let before: InstanceReport | undefined;
@@ -461,14 +752,50 @@ export function conformanceChecks(stream: ConformanceStream, fixture: Fixture): 
     },
   };
 
+  /**
+   * WebSocket: the consumer grants SLOW_GRANT credits in its open frame and nothing after, then
+   * waits; every numbered frame beyond the grant is the server ignoring backpressure. This needs
+   * no control endpoint; with one, the server's own account of what it held is checked too.
+   */
+  const slowWebSocketConsumer = async (ctx: CheckContext): Promise<CheckResult> => {
+    if (oneWayIn) return { skipped: NO_SERVER_MESSAGES };
+    const total = frames((await whole(ctx, 'slow-consumer')).seen).length;
+    if (total <= SLOW_GRANT) return { skipped: `the stream has ${total} messages, no more than the check's grant of ${SLOW_GRANT}: nothing to hold back` };
+    const stop = new AbortController();
+    let waiting = false;
+    let held: InstanceReport | undefined;
+    const r = await whole(ctx, 'slow-consumer', {
+      credits: SLOW_GRANT,
+      grant: false,
+      signal: stop.signal,
+      onSeen: (s) => {
+        if (s.kind !== 'frame' || waiting) return;
+        waiting = true;
+        setTimeout(() => {
+          void control(ctx.baseUrl, s.streamId)
+            .then((c) => (held = c))
+            .finally(() => stop.abort());
+        }, SLOW_WAIT_MS);
+      },
+    });
+    const n = frames(r.seen).length;
+    if (n > SLOW_GRANT) fail('slow-consumer', `the server sent ${n} messages to a consumer that granted ${SLOW_GRANT} credits and no more (credit ignored)`);
+    if (held && held.maxQueued > stream.backpressure.buffer)
+      fail('slow-consumer', `the server held ${held.maxQueued} messages the transport had not taken for a slow consumer; the contract's buffer is ${stream.backpressure.buffer} (backpressure ignored)`);
+    return ok;
+  };
+
   const abandoned: Check = {
     name: 'abandoned-consumer',
     title: "the handler stops when the consumer goes away",
     async run(ctx) {
       // Asked while still connected: once the consumer has left, a stopped handler is the point.
+      if (oneWayIn) return { skipped: `${NO_SERVER_MESSAGES}: no message names the stream instance while the handler runs` };
       let f: Extract<Seen, { kind: 'frame' }> | undefined;
       let first: InstanceReport | undefined;
       await whole(ctx, 'abandoned-consumer', {
+        // WebSocket: the client leaves without a close frame and without ending its side first.
+        ...(ws ? { leave: 'destroy', end: false } : {}),
         until: (s) => frames(s).length >= 1,
         onSeen: async (s) => {
           if (s.kind === 'frame' && !f) first = await control(ctx.baseUrl, (f = s).streamId);
@@ -503,7 +830,8 @@ export function invalidInput(stream: ConformanceStream, fixture: Fixture): (Fixt
       if (stream.validateParams(params).length) return { ...fixture, params, why: `params.${key} = ${JSON.stringify(v.slice(0, 20))}` };
     }
   if (!stream.hasRequest) return undefined;
-  if (stream.method === 'POST') {
+  // WebSocket: the request is JSON in the open frame, as a POST body is.
+  if (stream.method === 'POST' || stream.transport === 'websocket') {
     for (const request of ['not an object', [], null])
       if (stream.validateRequest(request).length) return { ...fixture, request, why: `the request body ${JSON.stringify(request)}` };
     return undefined;
@@ -553,8 +881,14 @@ export function fixtureFor(stream: ConformanceStream, defaults: Readonly<Record<
     throw new Error(`STREAMSPEC_FIXTURES=${file}: ${(e as Error).message}`);
   }
   const mine = given[stream.name];
-  return mine ? { params: { ...base.params, ...mine.params }, ...('request' in mine ? { request: mine.request } : 'request' in base ? { request: base.request } : {}) } : base;
+  if (!mine) return base;
+  const pick = <K extends 'request' | 'messages'>(k: K) => (k in mine ? { [k]: mine[k] } : k in base ? { [k]: base[k] } : {});
+  return { params: { ...base.params, ...mine.params }, ...pick('request'), ...pick('messages') };
 }
+
+/** The slow WebSocket consumer's only grant, and how long it then waits for frames beyond it. */
+const SLOW_GRANT = 2;
+const SLOW_WAIT_MS = 500;
 
 const NO_CONTROL = `the server has no conformance control endpoint (${CONTROL_PATH}; createRouter option conformanceControl, or streamspec mock --conformance-control)`;
 
@@ -576,12 +910,17 @@ export function sequenceProblem(fs: readonly { readonly seq: number; readonly st
 
 /** The control endpoint's report on an instance; undefined when the server has no such endpoint. */
 export async function control(baseUrl: string, streamId: string): Promise<InstanceReport | undefined> {
-  const res = await fetch(`${baseUrl.replace(/\/+$/, '')}${CONTROL_PATH}/instances/${encodeURIComponent(streamId)}`).catch(() => undefined);
+  const res = await fetch(`${httpBase(baseUrl)}${CONTROL_PATH}/instances/${encodeURIComponent(streamId)}`).catch(() => undefined);
   if (!res || res.status !== 200) {
     await res?.body?.cancel();
     return undefined;
   }
   return (await res.json()) as InstanceReport;
+}
+
+/** `4410 RESUME_EXPIRED: no such position`: a close code with its reason. */
+function describeClose(close: { readonly code: number; readonly reason: string }): string {
+  return close.reason ? `${close.code} ${close.reason}` : String(close.code);
 }
 
 function describeBody(body: unknown): string {

@@ -16,6 +16,8 @@ export interface Exchange {
   readonly method: string;
   readonly url: URL;
   readonly headers: Headers;
+  /** The peer's IP address, when the server knows it. */
+  readonly remoteAddress: string | undefined;
   /** Fires when the client goes away (socket closed, request aborted, body cancelled). */
   readonly signal: AbortSignal;
   /** The request body as UTF-8 text, unless it is longer than `limit` bytes. */
@@ -54,6 +56,7 @@ export function nodeExchange(req: IncomingMessage, res: ServerResponse): Exchang
     method: req.method ?? 'GET',
     url: urlOf(req.url ?? '/'),
     headers,
+    remoteAddress: req.socket.remoteAddress,
     signal: abort.signal,
     readBody(limit) {
       const declared = Number(req.headers['content-length']);
@@ -110,7 +113,8 @@ export function nodeExchange(req: IncomingMessage, res: ServerResponse): Exchang
 /** Bytes a fetch response body holds before `write` reports it full (as node's highWaterMark does). */
 const FETCH_HIGH_WATER_MARK = 64 * 1024;
 
-export function fetchExchange(req: Request): { readonly exchange: Exchange; readonly response: Promise<Response> } {
+/** `remoteAddress`: a Request does not carry the peer's address; the server that made it may. */
+export function fetchExchange(req: Request, remoteAddress?: string): { readonly exchange: Exchange; readonly response: Promise<Response> } {
   let respond!: (r: Response) => void;
   const response = new Promise<Response>((r) => (respond = r));
   const abort = new AbortController();
@@ -122,6 +126,7 @@ export function fetchExchange(req: Request): { readonly exchange: Exchange; read
     method: req.method,
     url: urlOf(req.url),
     headers: req.headers,
+    remoteAddress,
     signal: abort.signal,
     async readBody(limit) {
       if (Number(req.headers.get('content-length')) > limit) return { kind: 'too-large' };

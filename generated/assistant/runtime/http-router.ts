@@ -18,8 +18,17 @@ import {
   type PathMatcher,
   type StreamShape,
 } from './frames.js';
+import {
+  authenticate,
+  checkAuthSetup,
+  createStreamLimiter,
+  DEFAULT_MAX_STREAMS_PER_PRINCIPAL,
+  parseCookies,
+  type AuthMode,
+  type AuthOptions,
+} from './auth.js';
 import { fetchExchange, nodeExchange, type Exchange } from './http-exchange.js';
-import { createControl } from './control.js';
+import { createControl, createHeldCounter } from './control.js';
 import { createInstanceRegistry, lookupResume, openInstance, type StreamInstance } from './instance-registry.js';
 import { NDJSON_HEADERS, ndjsonEncoder } from './ndjson-writer.js';
 import { SSE_HEADERS, sseEncoder } from './sse-writer.js';
@@ -27,6 +36,7 @@ import { pump, quietTimer, type PumpEnd } from './stream-pump.js';
 import type { Issue } from './validation.js';
 
 export { StreamError } from './errors.js';
+export type { AuthMode, AuthRequest, Authenticate } from './auth.js';
 export { ContractViolation, type Message } from './frames.js';
 
 export type Transport = 'sse' | 'ndjson';
@@ -43,6 +53,8 @@ export interface StreamDescriptor extends StreamShape {
     readonly buffer: number;
     readonly intervalMs?: number;
   };
+  /** The contract's `auth`; absent: required when the router has an `authenticate` hook. */
+  readonly auth?: AuthMode;
 }
 
 export interface HandlerContext {
@@ -53,11 +65,17 @@ export interface HandlerContext {
   /** On a resumed call: the seq of the last frame already produced; yield what comes after it. */
   readonly resumeFrom: number | undefined;
   readonly headers: Headers;
+  /** What `authenticate` returned for this request; undefined for an anonymous caller. */
+  readonly principal: unknown;
 }
 
 export type StreamHandler = (ctx: HandlerContext) => AsyncIterator<{ type: string; data: unknown }, { type: string; data: unknown } | void>;
 
-export interface RouterOptions {
+/**
+ * `authenticate` runs before a stream opens and again on every resume; `principalId` and
+ * `maxStreamsPerPrincipal` are documented in auth.ts.
+ */
+export interface RouterOptions<P = unknown> extends AuthOptions<P> {
   /** Default: no CORS headers (same origin only). */
   readonly cors?: { readonly origin: readonly string[] | '*'; readonly credentials?: boolean };
   /** Default console.error. A handler that crashes is reported here and never crashes the process. */
@@ -82,8 +100,8 @@ export interface RouterOptions {
 export interface HttpRouter {
   /** A node:http request listener (Express and Fastify can mount it too). */
   node(req: IncomingMessage, res: ServerResponse): void;
-  /** A fetch handler (Hono, Bun, Deno). */
-  fetch(req: Request): Promise<Response>;
+  /** A fetch handler (Hono, Bun, Deno); `info.remoteAddress` reaches `authenticate` when given. */
+  fetch(req: Request, info?: { readonly remoteAddress?: string }): Promise<Response>;
   /** Aborts running handlers and clears timers; later requests get 503. */
   close(): void;
 }
@@ -149,11 +167,15 @@ const TRANSPORTS: Record<Transport, Transport_> = {
   ndjson: { encoder: ndjsonEncoder, headers: NDJSON_HEADERS, resumeHeader: 'streamspec-resume', resumeQuery: 'resume' },
 };
 
-export function createHttpRouter(
+export function createHttpRouter<P = unknown>(
   transport: Transport,
   routes: readonly (readonly [StreamDescriptor, StreamHandler])[],
-  options: RouterOptions = {},
+  options: RouterOptions<P> = {},
 ): HttpRouter {
+  checkAuthSetup(
+    routes.map(([d]) => d),
+    options as AuthOptions<unknown>,
+  );
   const wire = TRANSPORTS[transport];
   const compiled = routes.map(([d, h]) => compile(d, h));
   const onError = options.onError ?? ((error: unknown, stream: string) => console.error(`streamspec: stream ${stream}:`, error));
@@ -171,6 +193,8 @@ export function createHttpRouter(
   const registry = createInstanceRegistry({ maxInstances: options.maxInstances ?? 10000, now });
   const running = new Set<AbortController>();
   const control = options.conformanceControl ? createControl() : undefined;
+  const maxStreams = options.maxStreamsPerPrincipal ?? DEFAULT_MAX_STREAMS_PER_PRINCIPAL;
+  const limiter = createStreamLimiter(maxStreams);
   let closed = false;
 
   const cors = options.cors;
@@ -217,6 +241,18 @@ export function createHttpRouter(
     const { route, m } = match;
     const d = route.descriptor;
 
+    // Before the body is read or anything is validated: an unknown caller learns nothing more.
+    const resumeId = ex.headers.get(wire.resumeHeader) || ex.url.searchParams.get(wire.resumeQuery) || undefined;
+    const who = await authenticate(d.auth, options, {
+      stream: d.name,
+      headers: ex.headers,
+      cookies: parseCookies(ex.headers.get('cookie')),
+      query: ex.url.searchParams,
+      remoteAddress: ex.remoteAddress,
+      resumeFrom: resumeId,
+    });
+    if (who.kind === 'denied') return fail(ex, who.code === 'UNAUTHENTICATED' ? 401 : 403, who.code, who.message);
+
     const issues: Issue[] = [];
     const params = decodeParams(route, m!, issues);
     if (issues.length === 0) issues.push(...d.validateParams(params));
@@ -245,24 +281,37 @@ export function createHttpRouter(
       return fail(ex, 400, 'INVALID_REQUEST', issueText(issues), {}, issues);
     }
 
-    const resumeId = ex.headers.get(wire.resumeHeader) || ex.url.searchParams.get(wire.resumeQuery) || undefined;
+    const tooMany = () =>
+      fail(ex, 429, 'RESOURCE_EXHAUSTED', `at most ${maxStreams} streams may be open at once for one principal`);
     let instance: StreamInstance;
     let replay: readonly string[] = [];
     if (resumeId !== undefined) {
-      const found = lookupResume(registry, resumeId, d.name);
+      const found = lookupResume(registry, resumeId, d.name, who.id);
       if (found.kind === 'expired') return fail(ex, 410, 'RESUME_EXPIRED', found.message);
+      if (found.kind === 'forbidden') return fail(ex, 403, 'PERMISSION_DENIED', found.message);
       if (found.kind === 'ended') return ex.reply(204, corsHeaders(ex.headers.get('origin')));
-      // The earlier connection may be half-open and still running; this one takes over.
-      found.instance.live?.abort();
       instance = found.instance;
       replay = found.missed;
-    } else instance = openInstance(registry, d.name, d.resume);
+    } else {
+      // Counted before the instance exists: a principal at its limit cannot churn the registry.
+      if (who.id !== undefined && limiter.count(who.id) >= maxStreams) return tooMany();
+      instance = openInstance(registry, d.name, d.resume, who.id);
+    }
+    // A resume of an instance the principal already holds takes its slot over, so it never counts twice.
+    const release = instance.ended ? () => {} : limiter.acquire(who.id, instance.streamId);
+    if (!release) return tooMany();
+    // The earlier connection may be half-open and still running; this one takes over.
+    if (resumeId !== undefined) instance.live?.abort();
 
-    const sink = ex.open({ ...wire.headers, ...corsHeaders(ex.headers.get('origin')) });
-    const opening = (transport === 'sse' ? wire.encoder.preamble(retryMs) : '') + replay.join('');
-    if (opening) sink.write(opening);
-    if (instance.ended) return sink.end();
-    await run(ex, route, instance, sink, params, request, resumeId !== undefined);
+    try {
+      const sink = ex.open({ ...wire.headers, ...corsHeaders(ex.headers.get('origin')) });
+      const opening = (transport === 'sse' ? wire.encoder.preamble(retryMs) : '') + replay.join('');
+      if (opening) sink.write(opening);
+      if (instance.ended) return sink.end();
+      await run(ex, route, instance, sink, params, request, resumeId !== undefined, who.principal);
+    } finally {
+      release();
+    }
   }
 
   async function run(
@@ -273,6 +322,7 @@ export function createHttpRouter(
     params: unknown,
     request: unknown,
     resumed: boolean,
+    principal: unknown,
   ): Promise<void> {
     const d = route.descriptor;
     const controller = new AbortController();
@@ -287,7 +337,10 @@ export function createHttpRouter(
       write: (chunk: string) => {
         heartbeat.touch();
         registry.touch(instance);
-        return sink.write(chunk);
+        const accepted = sink.write(chunk);
+        // Counted here, not by the pump: frames handed over while the transport was full.
+        held?.wrote(1, accepted);
+        return accepted;
       },
       drained: () => sink.drained(),
     };
@@ -301,6 +354,7 @@ export function createHttpRouter(
     };
 
     const stats = control?.stats(instance.streamId, d.name);
+    const held = stats && createHeldCounter(stats, () => sink.drained());
     let end: PumpEnd;
     try {
       const started = startHandler(d, route.handler, {
@@ -309,6 +363,7 @@ export function createHttpRouter(
         signal: controller.signal,
         resumeFrom: resumed ? instance.replay.lastSeq : undefined,
         headers: ex.headers,
+        principal,
       });
       const source = stats ? control!.track(started, stats) : started;
       end = await pump(source, counted, {
@@ -316,7 +371,7 @@ export function createHttpRouter(
         signal: controller.signal,
         encode: (m, dropped) => frame(check(m, false), dropped),
         onError: (e) => report(e, d.name),
-        ...(stats ? { stats } : {}),
+        ...(held ? { stats: held.pump } : {}),
       });
       if (end.kind === 'aborted') return;
       let last: string;
@@ -359,8 +414,8 @@ export function createHttpRouter(
       const ex = nodeExchange(req, res);
       void guard(ex, handle(ex));
     },
-    fetch(req) {
-      const { exchange, response } = fetchExchange(req);
+    fetch(req, info) {
+      const { exchange, response } = fetchExchange(req, info?.remoteAddress);
       void guard(exchange, handle(exchange));
       return response;
     },

@@ -16,12 +16,14 @@ export interface StreamInstance {
   ended: boolean;
   /** Aborts the connection currently producing frames for this instance, if any. */
   live: AbortController | undefined;
+  /** The id of the principal that opened the instance (undefined: anonymous); only it may resume. */
+  readonly owner?: string | undefined;
 }
 
 export interface InstanceRegistry {
   readonly size: number;
   /** A registered instance with an empty replay buffer; may evict the least recently active one. */
-  create(streamId: string, stream: string, retention: Retention): StreamInstance;
+  create(streamId: string, stream: string, retention: Retention, owner?: string): StreamInstance;
   /** The instance, unless unknown or expired. */
   get(streamId: string): StreamInstance | undefined;
   /** Records activity (a frame, a connection ending): restarts the instance's time to live. */
@@ -62,7 +64,7 @@ export function createInstanceRegistry(options: RegistryOptions): InstanceRegist
     get size() {
       return entries.size;
     },
-    create(streamId, stream, retention) {
+    create(streamId, stream, retention, owner) {
       sweep();
       while (entries.size >= options.maxInstances && entries.size > 0) entries.delete(entries.keys().next().value!);
       const instance: StreamInstance = {
@@ -71,6 +73,7 @@ export function createInstanceRegistry(options: RegistryOptions): InstanceRegist
         replay: createReplayBuffer(retention, now),
         ended: false,
         live: undefined,
+        owner,
       };
       const ttlMs = (retention.seconds ?? DEFAULT_RETENTION_SECONDS) * 1000;
       if (options.maxInstances > 0) entries.set(streamId, { instance, ttlMs, touchedAt: now() });
@@ -107,20 +110,35 @@ export type ResumeLookup =
   /** `missed`: the retained frames after `id`, to send again before the handler continues. */
   | { readonly kind: 'resume'; readonly instance: StreamInstance; readonly missed: readonly string[] };
 
-export function lookupResume(registry: InstanceRegistry, id: string, stream: string): ResumeLookup {
+/** The instance exists but another principal opened it: refused (HTTP 403), nothing of it is sent. */
+export type ResumeForbidden = { readonly kind: 'forbidden'; readonly message: string };
+
+/**
+ * What `id` names for a resume of `stream`. With `owner` (the resuming principal's id, undefined
+ * for an anonymous caller) an instance opened by anyone else is `forbidden`, whatever its state.
+ * Without it, owners are not compared: for routers that never bind instances to a principal.
+ */
+export function lookupResume(registry: InstanceRegistry, id: string, stream: string): ResumeLookup;
+export function lookupResume(registry: InstanceRegistry, id: string, stream: string, owner: string | undefined): ResumeLookup | ResumeForbidden;
+export function lookupResume(registry: InstanceRegistry, id: string, stream: string, ...owner: [] | [string | undefined]): ResumeLookup | ResumeForbidden {
   const at = parseFrameId(id);
   const known = at && registry.get(at.streamId);
   if (!at || !known || known.stream !== stream) return { kind: 'expired', message: `stream position ${id} is not retained` };
+  // Before anything about the instance's state: another principal learns nothing of it.
+  if (owner.length > 0 && known.owner !== owner[0]) return { kind: 'forbidden', message: `stream ${stream} was opened by another principal` };
   if (known.ended && at.seq === known.replay.lastSeq) return { kind: 'ended', instance: known };
   const missed = known.replay.after(at.seq);
   if (!missed) return { kind: 'expired', message: `stream position ${id} is no longer retained` };
   return { kind: 'resume', instance: known, missed };
 }
 
-/** A fresh instance: registered when the stream can be resumed, else a throwaway that keeps no frames. */
-export function openInstance(registry: InstanceRegistry, stream: string, retention: Retention | undefined): StreamInstance {
+/**
+ * A fresh instance with a 128-bit random id, owned by `owner` (the principal's id): registered
+ * when the stream can be resumed, else a throwaway that keeps no frames.
+ */
+export function openInstance(registry: InstanceRegistry, stream: string, retention: Retention | undefined, owner?: string): StreamInstance {
   const streamId = newStreamId();
   return retention
-    ? registry.create(streamId, stream, retention)
-    : { streamId, stream, replay: createReplayBuffer({ messages: 0 }), ended: false, live: undefined };
+    ? registry.create(streamId, stream, retention, owner)
+    : { streamId, stream, replay: createReplayBuffer({ messages: 0 }), ended: false, live: undefined, owner };
 }

@@ -9,23 +9,23 @@
 // to the HTTP/2 stream, which waits on the peer's flow-control window. The pump (shared with
 // the HTTP transports) keeps at most one batch of `buffer` messages between handler and Connect.
 
-import { createRegistry, fromJsonString, type DescFile, type DescMessage, type DescMethod, type DescService, type Message as ProtoMessage } from '@bufbuild/protobuf';
-import { Code, ConnectError, type ConnectRouter, type HandlerContext as ConnectContext } from '@connectrpc/connect';
+import { createRegistry, type DescFile, type DescMessage, type DescMethod, type DescService, type Message as ProtoMessage } from '@bufbuild/protobuf';
+import { Code, ConnectError, cors as connectCors, type ConnectRouter, type HandlerContext as ConnectContext } from '@connectrpc/connect';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
 import { createServer as createHttp1Server } from 'node:http';
 import { createServer as createHttp2Server } from 'node:http2';
 import { createServer as createNetServer, type Server } from 'node:net';
 import { StreamError } from './errors.js';
-import { frameId, newStreamId, parseFrameId, type Message } from './frames.js';
+import { checkMessage, ContractViolation, errorData, issueText, newStreamId, startHandler, type ErrorData, type Message, type StreamShape } from './frames.js';
 import { createCodec, type CodecPlan } from './grpc-codec.js';
-import { toConnectError } from './grpc-status.js';
-import { createInstanceRegistry, type StreamInstance } from './instance-registry.js';
-import { createReplayBuffer } from './replay-buffer.js';
-import { pump, type PumpEnd } from './stream-pump.js';
+import { ERROR_CODE_KEY, RETRYABLE_KEY, toConnectError } from './grpc-status.js';
+import { createInjector, type Injector } from './injector.js';
+import { createInstanceRegistry, lookupResume, openInstance, type StreamInstance } from './instance-registry.js';
+import { pump, quietTimer, type PumpEnd } from './stream-pump.js';
 import type { Issue } from './validation.js';
 
 export { StreamError } from './errors.js';
-export type { Message } from './frames.js';
+export { ContractViolation, type Message } from './frames.js';
 export type { CodecPlan } from './grpc-codec.js';
 
 /** Response header naming the stream instance; a message's id is `<stream id>.<seq>`. */
@@ -44,28 +44,19 @@ export interface GrpcWirePlan {
   readonly dropped?: string | undefined;
 }
 
-export interface GrpcStreamDescriptor {
-  /** The stream's wire name. */
-  readonly name: string;
+/** The HTTP transports' stream shape, routed by rpc instead of by path. */
+export interface GrpcStreamDescriptor extends Omit<StreamShape, 'path'> {
   /** The rpc's name in the service. */
   readonly rpc: string;
   readonly wire: GrpcWirePlan;
   /** Message types (server and client) without a payload: `data` is null. */
   readonly noPayload: readonly string[];
-  readonly validateParams: (v: unknown) => Issue[];
-  readonly validateRequest?: (v: unknown) => Issue[];
-  readonly validateMessage: (m: unknown) => Issue[];
   readonly validateClientMessage?: (m: unknown) => Issue[];
-  readonly terminal: string;
-  readonly errors: { readonly mode: 'fail-fast' | 'in-band' | 'out-of-band'; readonly message?: string; readonly codes: readonly string[] };
   readonly backpressure: {
     readonly kind: 'pull' | 'credit' | 'block' | 'drop-oldest' | 'drop-newest' | 'sample';
     readonly buffer: number;
     readonly intervalMs?: number;
   };
-  /** Absent: the stream cannot be resumed. */
-  readonly resume?: { readonly messages: number; readonly seconds?: number };
-  readonly heartbeatMs: number;
 }
 
 export interface HandlerContext {
@@ -92,6 +83,11 @@ export interface RouterOptions {
   readonly maxInstances?: number;
   /** Clock for retention by time; for tests. */
   readonly now?: () => number;
+  /**
+   * Default: no CORS headers (same origin only). Browsers on another origin need it: Connect's
+   * request headers and methods are allowed, and the stream id and error-code headers exposed.
+   */
+  readonly cors?: { readonly origin: readonly string[] | '*'; readonly credentials?: boolean };
 }
 
 export interface GrpcRouter {
@@ -106,17 +102,9 @@ export interface GrpcRouter {
   close(): void;
 }
 
-/** A message that breaks the contract: the call ends with INTERNAL and this is reported. */
-export class ContractViolation extends Error {
-  constructor(stream: string, message: string) {
-    super(`stream ${JSON.stringify(stream)}: ${message}`);
-    this.name = 'ContractViolation';
-  }
-}
-
 /** The stored form of an error that ended a call, so a resume ends the same way. */
 interface StoredError {
-  readonly $error: { readonly code: string; readonly message: string; readonly retryable: boolean };
+  readonly $error: ErrorData;
 }
 
 type Json = Record<string, unknown>;
@@ -157,9 +145,10 @@ export function createGrpcRouter(
     const openDesc = message(d.wire.open);
     const noPayload = new Set(d.noPayload);
     const clientTypes = new Map(Object.entries(d.wire.clientEvents).map(([wire, json]) => [json, wire]));
+    // frames.ts's checks read the name, terminal and validators; a gRPC stream has an rpc, no path.
+    const shape: StreamShape = { ...d, path: [] };
 
-    const invalid = (issues: readonly Issue[]) =>
-      toConnectError('INVALID_REQUEST', issues.map((i) => `${i.path}: ${i.message}`).join('; '), false);
+    const invalid = (issues: readonly Issue[]) => toConnectError('INVALID_REQUEST', issueText(issues), false);
 
     /** params, request and resume token from the open message's contract JSON. */
     const opening = (open: Json) => {
@@ -201,73 +190,76 @@ export function createGrpcRouter(
       return opening(open as Json);
     };
 
-    async function* clientMessages(it: AsyncIterator<ProtoMessage>): AsyncGenerator<Message, void, void> {
+    /** A client's message as the handler sees it, or why it breaks the contract. */
+    const clientMessage = (p: ProtoMessage): Message | StreamError => {
+      let json: Json;
+      try {
+        json = decode(input, p);
+      } catch (e) {
+        return e as StreamError;
+      }
+      const key = Object.keys(json).find((k) => clientTypes.has(k));
+      if (key === undefined) return new StreamError('INVALID_REQUEST', 'a client message has no known event');
+      const type = clientTypes.get(key)!;
+      const m = { type, data: noPayload.has(type) ? null : json[key] };
+      const issues = d.validateClientMessage ? d.validateClientMessage(m) : [];
+      return issues.length > 0 ? new StreamError('INVALID_REQUEST', issueText(issues)) : m;
+    };
+
+    /**
+     * The client's valid messages, in order. Without `inject` an invalid one is thrown at the
+     * handler, which ends the iterator (and, unless the handler catches it, the call). With it
+     * (in-band errors, bidirectional) the message is skipped, its error joins the responses and
+     * the stream goes on; while `buffer` errors wait to be sent nothing more is read, so HTTP/2
+     * flow control holds back a client that sends faster than it reads.
+     */
+    async function* clientMessages(it: AsyncIterator<ProtoMessage>, inject?: Injector): AsyncGenerator<Message, void, void> {
       for (;;) {
+        if (inject && !(await inject.room())) return;
         const r = await it.next();
         if (r.done) return;
-        const json = decode(input, r.value);
-        const key = Object.keys(json).find((k) => clientTypes.has(k));
-        if (key === undefined) throw new StreamError('INVALID_REQUEST', 'a client message has no known event');
-        const type = clientTypes.get(key)!;
-        const m = { type, data: noPayload.has(type) ? null : json[key] };
-        const issues = d.validateClientMessage ? d.validateClientMessage(m) : [];
-        if (issues.length > 0) throw new StreamError('INVALID_REQUEST', issues.map((i) => `${i.path}: ${i.message}`).join('; '));
-        yield m;
+        const m = clientMessage(r.value);
+        if (!(m instanceof StreamError)) yield m;
+        else if (!inject) throw m;
+        else inject.push({ type: d.errors.message!, data: { code: m.code, message: m.message } });
       }
     }
 
-    const check = (m: unknown, terminal: boolean): Message => {
-      if (typeof m !== 'object' || m === null || typeof (m as Message).type !== 'string')
-        throw new ContractViolation(d.name, `the handler ${terminal ? 'returned' : 'yielded'} ${JSON.stringify(m)}, not a { type, data } message`);
-      const msg = m as Message;
-      if (terminal !== (msg.type === d.terminal))
-        throw new ContractViolation(
-          d.name,
-          terminal
-            ? `the handler returned ${JSON.stringify(msg.type)}; the terminal message is ${JSON.stringify(d.terminal)}`
-            : `the handler yielded the terminal message ${JSON.stringify(d.terminal)}; return it instead`,
-        );
-      if (validateOutput) {
-        const issues = d.validateMessage(msg);
-        if (issues.length > 0)
-          throw new ContractViolation(d.name, `message ${JSON.stringify(msg.type)} breaks the contract: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`);
-      }
-      return msg;
-    };
+    const check = (m: unknown, terminal: boolean): Message => checkMessage(shape, m, terminal, validateOutput);
 
-    /** proto3 JSON text of the response carrying `m`, numbered `seq`. */
-    const encode = (m: Message, seq: number, dropped: number): string => {
+    /** The contract JSON of the response carrying `m`, numbered `seq` (what the replay buffer keeps, as text). */
+    const response = (m: Message, seq: number, dropped: number): Json => {
       const json: Json = { seq, [d.wire.events[m.type]!]: noPayload.has(m.type) ? {} : m.data };
       if (d.wire.dropped !== undefined && dropped > 0) json[d.wire.dropped] = dropped;
-      return JSON.stringify(codec.toProtoJson(output, json));
+      return json;
     };
-    const heartbeat = () => JSON.stringify({ seq: 0, [d.wire.heartbeat]: {} });
+    const toProto = (json: Json): ProtoMessage => codec.toMessage(output, json);
+    // One instance serves every heartbeat: Connect only serializes what it is given.
+    const heartbeat = toProto({ seq: 0, [d.wire.heartbeat]: {} });
 
-    const errorFor = (error: unknown): StoredError => {
-      if (error instanceof StreamError && d.errors.codes.includes(error.code))
-        return { $error: { code: error.code, message: error.message, retryable: error.retryable } };
-      // Anything else is a bug on the server: reported here, and no detail leaks to the client.
-      report(error, d.name);
-      return { $error: { code: 'INTERNAL', message: 'internal error', retryable: false } };
-    };
+    const errorFor = (error: unknown): StoredError => ({ $error: errorData(error, d.errors.codes, (e) => report(e, d.name)) });
     const raise = (e: StoredError): never => {
       throw toConnectError(e.$error.code, e.$error.message, e.$error.retryable);
     };
 
-    const start = (ctx: ConnectContext, args: { params: unknown; request: unknown; resumeFrom: number | undefined; messages: AsyncIterable<Message> }) => {
+    const start = (
+      ctx: ConnectContext,
+      args: { params: unknown; request: unknown; resumeFrom: number | undefined; messages: AsyncIterable<Message> },
+      inject?: Injector,
+    ) => {
       const controller = new AbortController();
       const stop = () => controller.abort();
       if (ctx.signal.aborted) stop();
       else ctx.signal.addEventListener('abort', stop, { once: true });
       running.add(controller);
-      let source: AsyncIterator<Message, Message | void>;
-      try {
-        source = handler({ ...args, signal: controller.signal, headers: ctx.requestHeader }) as AsyncIterator<Message, Message | void>;
-        if (typeof source?.next !== 'function') throw new ContractViolation(d.name, 'the handler did not return an async iterator');
-      } catch (error) {
-        source = { next: () => Promise.reject(error) };
-      }
+      const handled = startHandler(shape, handler, {
+        ...args,
+        signal: controller.signal,
+        headers: ctx.requestHeader,
+      });
+      const source = inject ? inject.wrap(handled) : handled;
       const done = () => {
+        inject?.close();
         ctx.signal.removeEventListener('abort', stop);
         running.delete(controller);
       };
@@ -275,37 +267,38 @@ export function createGrpcRouter(
     };
 
     /** Server-streaming and bidirectional: a stream of responses. */
-    async function* serve(ctx: ConnectContext, open: ReturnType<typeof opening>, messages: AsyncIterable<Message>): AsyncGenerator<ProtoMessage> {
+    async function* serve(
+      ctx: ConnectContext,
+      open: ReturnType<typeof opening>,
+      messages: AsyncIterable<Message>,
+      inject?: Injector,
+    ): AsyncGenerator<ProtoMessage> {
       if (closed) throw new ConnectError('the server is shutting down', Code.Unavailable);
       let instance: StreamInstance;
-      let replay: string[] = [];
+      let replay: readonly string[] = [];
       if (open.token !== undefined) {
-        const at = parseFrameId(open.token);
-        const known = at && registry.get(at.streamId);
-        if (!at || !known || known.stream !== d.name) return raise({ $error: { code: 'RESUME_EXPIRED', message: `stream position ${open.token} is not retained`, retryable: false } });
-        const missed = known.replay.after(at.seq);
-        if (!missed) return raise({ $error: { code: 'RESUME_EXPIRED', message: `stream position ${open.token} is no longer retained`, retryable: false } });
+        // gRPC binds no instance to a principal: owners are not compared.
+        const found = lookupResume(registry, open.token, d.name);
+        if (found.kind === 'expired') return raise({ $error: { code: 'RESUME_EXPIRED', message: found.message, retryable: false } });
         // The earlier call may be half-open and still running; this one takes over.
-        known.live?.abort();
-        instance = known;
-        replay = missed;
-      } else {
-        const streamId = newStreamId();
-        instance = d.resume
-          ? registry.create(streamId, d.name, d.resume)
-          : { streamId, stream: d.name, replay: createReplayBuffer({ messages: 0 }), ended: false, live: undefined };
-      }
+        found.instance.live?.abort();
+        instance = found.instance;
+        if (found.kind === 'resume') replay = found.missed;
+      } else instance = openInstance(registry, d.name, d.resume);
       ctx.responseHeader.set(STREAM_ID_HEADER, instance.streamId);
       for (const line of replay) {
         if (line.startsWith('{"$error"')) return raise(JSON.parse(line) as StoredError);
-        yield fromJsonString(output, line);
+        yield toProto(JSON.parse(line) as Json);
       }
       if (instance.ended) return;
 
-      const run = start(ctx, { params: open.params, request: open.request, resumeFrom: open.token !== undefined ? instance.replay.lastSeq : undefined, messages });
+      const run = start(ctx, { params: open.params, request: open.request, resumeFrom: open.token !== undefined ? instance.replay.lastSeq : undefined, messages }, inject);
       instance.live = run.controller;
-      // Chunks the pump wrote and Connect has not taken yet: at most one (the sink says full).
-      const chunks: string[] = [];
+      // Responses the pump encoded (`staged`) and wrote (`ready`), which Connect has not taken yet:
+      // at most one batch (the sink says full). The pump's frames are placeholders: the messages
+      // go to Connect as they are, with no text in between.
+      const staged: ProtoMessage[] = [];
+      const ready: ProtoMessage[] = [];
       let wake: (() => void) | undefined;
       let drained: (() => void) | undefined;
       const poke = () => {
@@ -313,22 +306,28 @@ export function createGrpcRouter(
         wake = undefined;
         w?.();
       };
+      // Text only for a stream that can be resumed; the others keep no frames, only the count.
+      const keep = d.resume !== undefined;
       const frame = (m: Message, dropped: number) => {
-        const line = encode(check(m, false), instance.replay.lastSeq + 1, dropped);
-        instance.replay.append(line);
-        return `${line}\n`;
+        const json = response(check(m, false), instance.replay.lastSeq + 1, dropped);
+        const proto = toProto(json);
+        instance.replay.append(keep ? JSON.stringify(json) : '');
+        staged.push(proto);
+        return '';
+      };
+      const take = (n: number) => {
+        for (const m of staged.splice(0, n)) ready.push(m);
+        registry.touch(instance);
+        poke();
+        return false;
       };
       let end: PumpEnd | undefined;
       const pumped = pump(
         run.source,
         {
-          write(chunk) {
-            chunks.push(chunk);
-            registry.touch(instance);
-            poke();
-            return false;
-          },
-          drained: () => new Promise<void>((r) => (chunks.length === 0 || end ? r() : (drained = r))),
+          write: () => take(staged.length),
+          writeFrames: (frames) => take(frames.length),
+          drained: () => new Promise<void>((r) => (ready.length === 0 || end ? r() : (drained = r))),
         },
         {
           // Credit over gRPC is HTTP/2's own: the stream window is the client's grant.
@@ -343,27 +342,32 @@ export function createGrpcRouter(
         poke();
       });
 
-      const intervalMs = Math.max(1, d.heartbeatMs);
+      // A heartbeat once the call has been quiet for a whole interval: one rolling timer, not one per wait.
+      let beatDue = false;
+      const quiet = quietTimer(d.heartbeatMs, () => {
+        beatDue = true;
+        poke();
+      });
       try {
         for (;;) {
-          if (chunks.length > 0) {
-            const chunk = chunks.shift()!;
+          if (ready.length > 0) {
+            const batch = ready.splice(0);
             const r = drained;
             drained = undefined;
             r?.();
-            for (const line of chunk.split('\n')) if (line) yield fromJsonString(output, line);
+            for (const m of batch) yield m;
+            // Messages went out: a beat that fell due while Connect waited on flow control is moot.
+            quiet.touch();
+            beatDue = false;
             continue;
           }
           if (end) break;
-          // A heartbeat once the call has been quiet for a whole interval.
-          let timer: ReturnType<typeof setTimeout> | undefined;
-          const beat = await new Promise<boolean>((resolve) => {
-            wake = () => resolve(false);
-            timer = setTimeout(() => resolve(true), intervalMs);
-          });
-          clearTimeout(timer);
-          wake = undefined;
-          if (beat && chunks.length === 0 && !end) yield fromJsonString(output, heartbeat());
+          if (beatDue) {
+            beatDue = false;
+            yield heartbeat;
+            continue;
+          }
+          await new Promise<void>((resolve) => (wake = resolve));
         }
         await pumped;
         const e = end!;
@@ -371,19 +375,22 @@ export function createGrpcRouter(
           if (ctx.signal.aborted) return;
           throw new ConnectError('the call was taken over by a resumed call, or the server closed', Code.Aborted);
         }
-        let last: string;
-        if (e.kind === 'done') {
-          try {
-            last = encode(check(e.value ?? { type: d.terminal, data: null }, true), instance.replay.lastSeq + 1, e.dropped);
-          } catch (error) {
-            last = JSON.stringify(errorFor(error));
-          }
-        } else last = JSON.stringify(errorFor(e.error));
-        instance.replay.append(last);
+        let last: Json | StoredError;
+        let proto: ProtoMessage | undefined;
+        try {
+          if (e.kind === 'error') throw e.error;
+          last = response(check(e.value ?? { type: d.terminal, data: null }, true), instance.replay.lastSeq + 1, e.dropped);
+          proto = toProto(last);
+        } catch (error) {
+          last = errorFor(error);
+        }
+        // The end is kept whatever the stream's retention, so a resume ends the same way.
+        instance.replay.append(JSON.stringify(last));
         instance.ended = true;
-        if (last.startsWith('{"$error"')) return raise(JSON.parse(last) as StoredError);
-        yield fromJsonString(output, last);
+        if (!proto) return raise(last as StoredError);
+        yield proto;
       } finally {
+        quiet.stop();
         // Connect calls return() when the client cancels: the pump must stop pulling the handler.
         run.controller.abort();
         run.done();
@@ -402,7 +409,7 @@ export function createGrpcRouter(
         try {
           r = await run.source.next();
           if (!r.done) throw new ContractViolation(d.name, 'a client-to-server handler yields nothing: it returns the terminal message');
-          return fromJsonString(output, encode(check(r.value ?? { type: d.terminal, data: null }, true), 1, 0));
+          return toProto(response(check(r.value ?? { type: d.terminal, data: null }, true), 1, 0));
         } catch (error) {
           if (run.controller.signal.aborted && !(error instanceof StreamError)) throw new ConnectError('cancelled', Code.Canceled);
           return raise(errorFor(error));
@@ -426,7 +433,9 @@ export function createGrpcRouter(
         case 'bidi_streaming':
           return async function* (reqs: AsyncIterable<ProtoMessage>, ctx: ConnectContext) {
             const it = reqs[Symbol.asyncIterator]();
-            yield* serve(ctx, await firstOpen(it), clientMessages(it));
+            const open = await firstOpen(it);
+            const inject = d.errors.mode === 'in-band' && d.errors.message !== undefined ? createInjector(d.backpressure.buffer) : undefined;
+            yield* serve(ctx, open, clientMessages(it, inject), inject);
           };
         case 'client_streaming':
           return async (reqs: AsyncIterable<ProtoMessage>, ctx: ConnectContext) => {
@@ -444,9 +453,10 @@ export function createGrpcRouter(
   const register = (router: ConnectRouter) => {
     for (const b of bound) router.rpc(b.method, b.impl as never);
   };
+  const adapter = connectNodeAdapter({ routes: register });
   return {
     routes: register,
-    node: connectNodeAdapter({ routes: register }),
+    node: options.cors ? withCors(adapter, options.cors) : adapter,
     close() {
       closed = true;
       for (const c of running) c.abort();
@@ -456,7 +466,43 @@ export function createGrpcRouter(
   };
 }
 
+type NodeHandler = ReturnType<typeof connectNodeAdapter>;
+
+/** What a browser script on an allowed origin may see of a response: Connect's and ours. */
+const EXPOSED = [...connectCors.exposedHeaders, STREAM_ID_HEADER, ERROR_CODE_KEY, RETRYABLE_KEY].join(', ');
+
+/**
+ * CORS in front of the Connect adapter: preflights are answered here (any request header a
+ * client's `headers()` adds is allowed, as asked), other requests get the allow headers and go on.
+ */
+function withCors(next: NodeHandler, cors: NonNullable<RouterOptions['cors']>): NodeHandler {
+  const anyOrigin = cors.origin === '*' && !cors.credentials;
+  return ((req, res) => {
+    const origin = req.headers.origin;
+    const allowed = typeof origin === 'string' && (cors.origin === '*' || cors.origin.includes(origin));
+    if (!anyOrigin) res.setHeader('vary', 'Origin');
+    if (allowed) {
+      res.setHeader('access-control-allow-origin', anyOrigin ? '*' : origin);
+      if (cors.credentials) res.setHeader('access-control-allow-credentials', 'true');
+    }
+    if (req.method === 'OPTIONS' && req.headers['access-control-request-method'] !== undefined) {
+      if (allowed) {
+        const asked = req.headers['access-control-request-headers'];
+        res.setHeader('access-control-allow-methods', connectCors.allowedMethods.join(', '));
+        res.setHeader('access-control-allow-headers', [...connectCors.allowedHeaders, ...(typeof asked === 'string' ? [asked] : [])].join(', '));
+        res.setHeader('access-control-max-age', '7200');
+      }
+      res.writeHead(204);
+      res.end();
+      return;
+    }
+    if (allowed) res.setHeader('access-control-expose-headers', EXPOSED);
+    next(req, res);
+  }) as NodeHandler;
+}
+
 async function* emptyMessages(): AsyncGenerator<Message, void, void> {}
+
 
 /**
  * One cleartext port for every Connect protocol: HTTP/1.1 (Connect, gRPC-web: what browsers

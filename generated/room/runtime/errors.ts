@@ -15,18 +15,14 @@ export class StreamError extends Error {
   }
 }
 
+// These two set `name` as a field: shorter in the bundle than a constructor that sets it.
+
 /** The stream ended without its terminal message and could not be resumed. */
 export class StreamInterruptedError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'StreamInterruptedError';
-  }
+  override name = 'StreamInterruptedError';
 }
 
 /** The peer broke the wire protocol: a malformed frame, or a gap in sequence numbers. */
 export class StreamProtocolError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'StreamProtocolError';
-  }
+  override name = 'StreamProtocolError';
 }

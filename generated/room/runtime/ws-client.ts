@@ -88,6 +88,7 @@ export function openWsStream<M extends { type: string; id: string; data: unknown
   let credit = 0; // client messages the server still allows
   let cseq = 0;
   let ended = false; // `$end` sent on this connection
+  let spoke = false; // a client message or `$end` has gone out (on any connection)
 
   const url = client.baseUrl.replace(/^http/, 'ws').replace(/\/+$/, '') + target.path;
 
@@ -110,8 +111,9 @@ export function openWsStream<M extends { type: string; id: string; data: unknown
     for (; credit > 0 && out.length; credit--) {
       const m = out.shift()!;
       tx({ seq: ++cseq, type: m.type, data: m.data });
+      spoke = true;
     }
-    if (ending && !out.length && !ended) (ended = true), tx({ type: '$end' });
+    if (ending && !out.length && !ended) (ended = spoke = true), tx({ type: '$end' });
   };
   const stop = (e?: unknown) => {
     if (over) return;
@@ -187,7 +189,9 @@ export function openWsStream<M extends { type: string; id: string; data: unknown
       s.onclose = ({ code, reason }: { code: number; reason: string }) => {
         const c = /^([A-Z][A-Z\d_]*): ([^]*)/.exec(reason);
         if (code == 1000) stop(new StreamInterruptedError(`closed before ${target.terminal}`));
-        else if (code > 3999 && code < 5000 && code != 4408)
+        // 1011 naming one of the stream's codes (INTERNAL, usually) is the stream's error, not a
+        // crash to retry: a resume would only be answered with it again.
+        else if ((code > 3999 && code < 5000 && code != 4408) || (code == 1011 && c && target.codes.includes(c[1]!)))
           stop(
             new StreamError(
               c ? c[1]! : code == 4400 ? 'INVALID_REQUEST' : code == 4410 ? 'RESUME_EXPIRED' : (target.codes[code - 4000] ?? 'WS_' + code),
@@ -211,7 +215,9 @@ export function openWsStream<M extends { type: string; id: string; data: unknown
       }
       clearTimeout(idle);
       if (over) return;
-      if (!resume && seq) stop(new StreamInterruptedError(`${why}, cannot resume`));
+      // Without resume a new connection is a new stream: after a message either way (ours went
+      // out on the dead socket, or theirs arrived), starting over would lose or repeat them.
+      if (!resume && (seq || spoke)) stop(new StreamInterruptedError(`${why}, cannot resume`));
       else if (++fails >= (client.maxAttempts ?? 10)) stop(new StreamInterruptedError(`${fails} attempts: ${why}`));
       else {
         set('reconnecting');

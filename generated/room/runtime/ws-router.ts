@@ -5,7 +5,7 @@
 // createWebSocketRouter; the wire protocol is docs/websocket.md. Numbering, resume, the pump and
 // the handler checks are the HTTP transports' own (frames.ts, instance-registry.ts, stream-pump.ts).
 
-import { STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
 import {
@@ -21,6 +21,8 @@ import {
   type PathMatcher,
   type StreamShape,
 } from './frames.js';
+import { createControl, createHeldCounter } from './control.js';
+import { createInjector } from './injector.js';
 import { createInstanceRegistry, lookupResume, openInstance, type StreamInstance } from './instance-registry.js';
 import { pump, quietTimer, type PumpEnd, type PumpSink } from './stream-pump.js';
 import type { Issue } from './validation.js';
@@ -41,8 +43,8 @@ export interface WebSocketDescriptor extends StreamShape {
     readonly kind: 'pull' | 'block' | 'credit' | 'drop-oldest' | 'drop-newest' | 'sample';
     readonly buffer: number;
     readonly intervalMs?: number;
-    /** The client's default initial grant (`credit` streams); else `buffer`. */
-    readonly credits?: number;
+    /** The open frame's default grant of server frames (the generator's `initialCredits`). */
+    readonly credits: number;
   };
   /** A peer that answers no ping for this long is cut off (abandoned consumer). */
   readonly heartbeatTimeoutMs: number;
@@ -78,13 +80,28 @@ export interface WebSocketRouterOptions {
   readonly openTimeoutMs?: number;
   /** Clock for retention by time; for tests. */
   readonly now?: () => number;
+  /**
+   * Default false. Serves the conformance control endpoint (runtime/control.ts) that the generated
+   * conformance suites use for the abandoned-consumer check, over plain HTTP on the port the
+   * upgrades come to (see `upgrade`). Leave it off in production.
+   */
+  readonly conformanceControl?: boolean;
 }
 
 export interface WebSocketRouter {
-  /** Handles every `upgrade` of `server` (a path without a stream is answered 404). */
+  /**
+   * Handles every `upgrade` of `server` (a path without a stream is answered 404). With
+   * `conformanceControl`, also answers the control endpoint's plain GETs before the server's own
+   * `request` listeners (those attached by now), which get every other request as before.
+   */
   upgrade(server: Server): void;
   /** For a server that routes upgrades itself: call with the `upgrade` event's arguments. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  /**
+   * For a server that routes plain requests itself: answers a request the router serves (the
+   * conformance control endpoint, when on) and returns true; false for any other request.
+   */
+  handleRequest(req: IncomingMessage, res: ServerResponse): boolean;
   /** Closes every connection (1001), aborts running handlers and clears timers; later upgrades get 503. */
   close(): void;
 }
@@ -122,6 +139,37 @@ export function closeReason(text: string): string {
     out += ch;
     bytes += n;
   }
+  return out;
+}
+
+/**
+ * Unmasked, final text frames (RFC 6455 §5.2), one after another in one buffer: what `ws` would
+ * write for each with `send`, without compression, which this server never negotiates. Written
+ * straight to the socket; `ws` queues nothing of its own then (no compression), so frames keep
+ * their order with its pings and close frame.
+ */
+export function textFrames(texts: readonly string[]): Buffer {
+  let total = 0;
+  const lengths = texts.map((t) => {
+    const n = Buffer.byteLength(t);
+    total += n + (n < 126 ? 2 : n < 65536 ? 4 : 10);
+    return n;
+  });
+  const out = Buffer.allocUnsafe(total);
+  let at = 0;
+  texts.forEach((t, i) => {
+    const n = lengths[i]!;
+    out[at++] = 0x81; // FIN, opcode 1 (text)
+    if (n < 126) out[at++] = n;
+    else if (n < 65536) {
+      out[at++] = 126;
+      at = out.writeUInt16BE(n, at);
+    } else {
+      out[at++] = 127;
+      at = out.writeBigUInt64BE(BigInt(n), at);
+    }
+    at += out.write(t, at, 'utf8');
+  });
   return out;
 }
 
@@ -181,7 +229,38 @@ export function createWebSocketRouter(
   const sockets = new Set<WebSocket>();
   const running = new Set<AbortController>();
   const attached = new Map<Server, (req: IncomingMessage, socket: Duplex, head: Buffer) => void>();
+  const control = options.conformanceControl ? createControl() : undefined;
+  /** Servers whose `request` listeners were put behind the control endpoint, with the originals. */
+  const fronted = new Map<Server, { readonly front: (req: IncomingMessage, res: ServerResponse) => void; readonly others: Function[] }>();
   let closed = false;
+  /**
+   * The close an out-of-band error (or a server failure) ended an instance with. It has no frame
+   * to replay, so a resume after a lost close frame is answered with the same close, not 1000.
+   */
+  const failures = new WeakMap<StreamInstance, { readonly code: number; readonly reason: string }>();
+  const fail = (instance: StreamInstance, code: number, reason: string, hangUp: (code: number, reason: string) => void) => {
+    instance.ended = true;
+    failures.set(instance, { code, reason });
+    hangUp(code, reason);
+  };
+  /** A resume of an instance that ended: 1000, or the close its error was. */
+  const hangUpEnded = (instance: StreamInstance, hangUp: (code: number, reason: string) => void) => {
+    const f = failures.get(instance);
+    return f ? hangUp(f.code, f.reason) : hangUp(CLOSE.normal, 'the stream has ended');
+  };
+
+  function handleRequest(req: IncomingMessage, res: ServerResponse): boolean {
+    if (!control || req.method !== 'GET') return false;
+    let told: ReturnType<typeof control.answer>;
+    try {
+      told = control.answer(new URL(req.url ?? '/', 'http://localhost').pathname);
+    } catch {
+      return false;
+    }
+    if (!told) return false;
+    res.writeHead(told.status, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(told.body));
+    return true;
+  }
 
   const originAllowed = (req: IncomingMessage): boolean => {
     const origin = req.headers.origin;
@@ -244,17 +323,13 @@ export function createWebSocketRouter(
 
     const openTimer = setTimeout(() => hangUp(CLOSE.openTimeout, 'no open frame in time'), openTimeoutMs);
     openTimer.unref?.();
-    // Pings at the heartbeat interval; a peer silent for the whole timeout is gone (half-open, frozen tab).
-    let lastPong = performance.now();
-    ws.on('pong', () => (lastPong = performance.now()));
-    const pinger = setInterval(
-      () => {
-        if (performance.now() - lastPong > d.heartbeatTimeoutMs) ws.terminate();
-        else ws.ping();
-      },
-      Math.max(1, d.heartbeatMs),
-    );
+    // Pings at the heartbeat interval; a peer that answers none for the whole timeout is gone
+    // (half-open, frozen tab). Its own timer, restarted by each pong, so it fires at the timeout.
+    const pinger = setInterval(() => ws.ping(), Math.max(1, d.heartbeatMs));
     pinger.unref?.();
+    const deadline = setTimeout(() => ws.terminate(), Math.max(1, d.heartbeatTimeoutMs));
+    deadline.unref?.();
+    ws.on('pong', () => deadline.refresh());
 
     ws.on('error', () => {
       // `ws` has already chosen the close code (1009 over maxPayload, 1007 bad UTF-8, 1002); the stream ends on 'close'.
@@ -264,6 +339,7 @@ export function createWebSocketRouter(
       sockets.delete(ws);
       clearTimeout(openTimer);
       clearInterval(pinger);
+      clearTimeout(deadline);
       controller.abort();
       stream?.gone();
     });
@@ -317,20 +393,6 @@ export function createWebSocketRouter(
         ws.send(JSON.stringify({ type: '$error', data: { code: 'INVALID_REQUEST', message, retryable: false, issues } }));
         return hangUp(CLOSE.invalidRequest, `INVALID_REQUEST: ${message}`);
       }
-
-      let instance: StreamInstance;
-      let replay: readonly string[] = [];
-      const resumed = typeof frame.resume === 'string';
-      if (typeof frame.resume === 'string') {
-        const found = lookupResume(registry, frame.resume, d.name);
-        if (found.kind === 'expired') return hangUp(CLOSE.resumeExpired, `RESUME_EXPIRED: ${found.message}`);
-        if (found.kind === 'ended') return hangUp(CLOSE.normal, 'the stream has ended');
-        // The earlier connection may be half-open and still running; this one takes over.
-        found.instance.live?.abort();
-        instance = found.instance;
-        replay = found.missed;
-      } else instance = openInstance(registry, d.name, d.resume);
-
       const headers = new Headers();
       for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
         try {
@@ -346,7 +408,21 @@ export function createWebSocketRouter(
           return hangUp(CLOSE.protocol, `$open: ${JSON.stringify(k)} is not a header name`);
         }
       }
-      const credits = (frame.credits as number | undefined) ?? d.backpressure.credits ?? d.backpressure.buffer;
+
+      // Only now, with nothing left to refuse, is an instance looked up (and a live one taken over) or registered.
+      let instance: StreamInstance;
+      let replay: readonly string[] = [];
+      const resumed = typeof frame.resume === 'string';
+      if (typeof frame.resume === 'string') {
+        const found = lookupResume(registry, frame.resume, d.name);
+        if (found.kind === 'expired') return hangUp(CLOSE.resumeExpired, `RESUME_EXPIRED: ${found.message}`);
+        if (found.kind === 'ended') return hangUpEnded(found.instance, hangUp);
+        // The earlier connection may be half-open and still running; this one takes over.
+        found.instance.live?.abort();
+        instance = found.instance;
+        replay = found.missed;
+      } else instance = openInstance(registry, d.name, d.resume);
+      const credits = (frame.credits as number | undefined) ?? d.backpressure.credits;
       stream = startStream({ ws, socket, route, instance, replay, resumed, params, request, headers, credits, controller, hangUp });
     }
   }
@@ -389,16 +465,19 @@ export function createWebSocketRouter(
     signal.addEventListener('abort', settle, { once: true });
 
     const heartbeat = quietTimer(d.heartbeatMs, () => ws.send(HEARTBEAT_FRAME));
+    const stats = control?.stats(instance.streamId, d.name);
+    const held = stats && createHeldCounter(stats, () => new Promise<void>((r) => socket.once('drain', r)));
     const sink: PumpSink & { writeFrames(frames: readonly string[]): boolean } = {
       writeFrames(frames) {
         if (!isOpen()) return false;
         credits -= frames.length;
         heartbeat.touch();
         registry.touch(instance);
-        // Several frames ready together: one socket write, each still its own WebSocket message.
-        socket.cork();
-        for (const f of frames) ws.send(f);
-        socket.uncork();
+        // Several frames ready together: one buffer, one socket write, each still its own
+        // WebSocket message (ws.send per frame costs two buffers and a write each).
+        const accepted = socket.write(textFrames(frames));
+        // Counted here, not by the pump: frames handed over while the socket was full.
+        held?.wrote(frames.length, accepted);
         return ws.bufferedAmount < highWater;
       },
       write: (chunk) => sink.writeFrames([chunk]),
@@ -428,12 +507,12 @@ export function createWebSocketRouter(
           sink.writeFrames(s.replay.slice(i, i + n));
           i += n;
         }
-        if (instance.ended) return hangUp(CLOSE.normal, 'the stream has ended');
+        if (instance.ended) return hangUpEnded(instance, hangUp);
         inbox.start();
         await run();
       } catch (error) {
         report(error, d.name);
-        hangUp(CLOSE.internal, 'INTERNAL: internal error');
+        fail(instance, CLOSE.internal, 'INTERNAL: internal error', hangUp);
       } finally {
         heartbeat.stop();
         socket.off('drain', settle);
@@ -461,12 +540,14 @@ export function createWebSocketRouter(
         headers: s.headers,
         messages: inbox.iterable,
       });
-      const source = injected ? injected.wrap(handlerSource) : handlerSource;
+      const tracked = stats ? control!.track(handlerSource, stats) : handlerSource;
+      const source = injected ? injected.wrap(tracked) : tracked;
       const end: PumpEnd = await pump(source, sink, {
         backpressure: d.backpressure,
         signal,
         encode: (m, dropped) => frame(checkMessage(d, m, false, validateOutput), dropped),
         onError: (e) => report(e, d.name),
+        ...(held ? { stats: held.pump } : {}),
       });
       if (end.kind === 'aborted') return;
       let last: Message | undefined;
@@ -482,7 +563,7 @@ export function createWebSocketRouter(
         const data = errorData(error, d.errors.codes, (e) => report(e, d.name));
         instance.ended = true;
         // Out-of-band: the close code is the error; no frame, so nothing waits for credit.
-        if (d.errors.mode === 'out-of-band') return hangUp(closeCodeFor(data.code, d.errors.codes), `${data.code}: ${data.message}`);
+        if (d.errors.mode === 'out-of-band') return fail(instance, closeCodeFor(data.code, d.errors.codes), closeReason(`${data.code}: ${data.message}`), hangUp);
         last = { type: '$error', data };
       }
       // Numbered before it waits for credit: a connection lost meanwhile still finds it on resume.
@@ -508,10 +589,11 @@ export function createWebSocketRouter(
         const message = { type: f.type as string, data: f.data };
         const issues = d.validateClientMessage!(message);
         if (issues.length === 0) return inbox.push(message);
-        inbox.consumed();
         const text = `client message ${clientSeq}: ${issueText(issues)}`;
         if (!injected) return hangUp(CLOSE.invalidData, text);
-        injected.push({ type: d.errors.message!, data: { code: 'INVALID_REQUEST', message: text, retryable: false } });
+        // Its place in the server's window is freed only once the pump takes the error: a client
+        // that grants no credit cannot pile up errors beyond `buffer`.
+        injected.push({ type: d.errors.message!, data: { code: 'INVALID_REQUEST', message: text, retryable: false } }, inbox.consumed);
       },
       gone() {
         settle();
@@ -525,12 +607,29 @@ export function createWebSocketRouter(
       const listener = (req: IncomingMessage, socket: Duplex, head: Buffer) => handleUpgrade(req, socket, head);
       attached.set(server, listener);
       server.on('upgrade', listener);
+      if (control) {
+        // An event cannot be taken from the listeners after it, so they go behind one that asks
+        // the control endpoint first (engine.io attaches to a node:http server the same way).
+        const others = server.listeners('request');
+        server.removeAllListeners('request');
+        const front = (req: IncomingMessage, res: ServerResponse) => {
+          if (!handleRequest(req, res)) for (const l of others) l.call(server, req, res);
+        };
+        server.on('request', front);
+        fronted.set(server, { front, others });
+      }
     },
     handleUpgrade,
+    handleRequest,
     close() {
       closed = true;
       for (const [server, listener] of attached) server.off('upgrade', listener);
       attached.clear();
+      for (const [server, { front, others }] of fronted) {
+        server.off('request', front);
+        for (const l of others) server.on('request', l as (...args: unknown[]) => void);
+      }
+      fronted.clear();
       for (const ws of sockets) ws.close(CLOSE.goingAway, 'the server is shutting down');
       // A peer that does not answer the close handshake is cut after a grace, so the server can close.
       const left = [...sockets];
@@ -617,39 +716,3 @@ function createInbox(ws: WebSocket, buffer: number, signal: AbortSignal, takesMe
   };
 }
 
-/**
- * In-band errors about client messages join the handler's own messages: the pump pulls from this,
- * which answers with a waiting error first, else with the handler's next message. A pull of the
- * handler that an error overtook stays pending for the next call, so nothing is pulled twice.
- */
-function createInjector() {
-  const waiting: Message[] = [];
-  let notify: (() => void) | undefined;
-  return {
-    push(m: Message) {
-      waiting.push(m);
-      notify?.();
-    },
-    wrap(source: AsyncIterator<Message, Message | void>): AsyncIterator<Message, Message | void> {
-      let pending: Promise<IteratorResult<Message, Message | void>> | undefined;
-      return {
-        async next() {
-          if (waiting.length > 0) return { done: false, value: waiting.shift()! };
-          if (!pending) {
-            pending = source.next();
-            // Seen by the next call if an injected error wins this race.
-            pending.catch(() => {});
-          }
-          const injected = new Promise<'injected'>((r) => (notify = () => r('injected')));
-          const r = await Promise.race([pending, injected]);
-          notify = undefined;
-          if (r === 'injected') return { done: false, value: waiting.shift()! };
-          pending = undefined;
-          return r;
-        },
-        // Queued behind a pending pull, as a generator's own return() is.
-        return: async () => (source.return ? source.return() : { done: true, value: undefined }),
-      };
-    },
-  };
-}

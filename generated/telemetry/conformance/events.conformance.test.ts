@@ -2,8 +2,8 @@
 
 // Checks a running server against the contract: STREAMSPEC_BASE_URL=http://host:port vitest run
 // <this folder>. Without STREAMSPEC_BASE_URL the suite is skipped. Checks that need the server's
-// cooperation (slow consumer, abandoned consumer) use its conformance control endpoint, and are
-// skipped, saying so, when it has none.
+// cooperation (abandoned consumer; slow consumer over HTTP) use its conformance control endpoint,
+// and are skipped, saying so, when it has none.
 
 import { describe, it } from 'vitest';
 import { conformanceChecks, fixtureFor } from '../runtime/conformance.js';

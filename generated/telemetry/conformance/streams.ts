@@ -64,9 +64,10 @@ export const tracesConformance: ConformanceStream = {
 };
 
 /**
- * Schema-valid example params and request for each stream. To run the suites against a server
- * with real data, put your own in a JSON file (same shape, by stream name) and point
- * STREAMSPEC_FIXTURES at it: its entries replace these.
+ * Schema-valid example params and request for each stream (and the client messages a WebSocket
+ * stream is sent, then `$end`). To run the suites against a server with real data, put your own in
+ * a JSON file (same shape, by stream name) and point STREAMSPEC_FIXTURES at it: its entries
+ * replace these.
  */
 export const fixtures: Record<string, Fixture> = {
   readings: { params: { deviceId: 'alpha' }, request: { sensors: ['alpha'] } },

@@ -42,16 +42,9 @@ export type Frame =
       readonly kind: 'message';
       readonly seq: number;
       readonly id: string;
+      /** `$error`: a fail-fast error, its `data` checked to be `{ code, message, retryable? }`. */
       readonly type: string;
       readonly data: unknown;
-    }
-  | {
-      readonly kind: 'error';
-      readonly seq: number;
-      readonly id: string;
-      readonly code: string;
-      readonly message: string;
-      readonly retryable: boolean;
     }
   | { readonly kind: 'retry'; readonly ms: number }
   | { readonly kind: 'dropped'; readonly count: number };
@@ -73,6 +66,8 @@ export interface StreamTarget {
   readonly resume: boolean;
   readonly source: Source;
 }
+
+type Writable<T> = { -readonly [K in keyof T]: T[K] };
 
 export interface StreamCall<M> extends AsyncIterable<M> {
   readonly state: ConnectionState;
@@ -97,11 +92,11 @@ export const toFrame = (type: unknown, id: any, data: any, seq?: unknown): Frame
   // `>>> 0` keeps a whole number from 0 to 2^32-1 as it is; a string, fraction or negative changes.
   if (type == '$dropped' && data?.count >>> 0 === data?.count) return { kind: 'dropped', count: data.count };
   if (typeof type == 'string' && m && m[0] === id && (seq ?? n) === n) {
-    if (/^[^$]/.test(type)) return { kind: 'message', seq: n, id, type, data };
-    if (type == '$error' && typeof data?.code == 'string' && typeof data.message == 'string')
-      return { kind: 'error', seq: n, id, code: data.code, message: data.message, retryable: data.retryable === true };
+    // An error travels as a message of type `$error` (as on the wire): one shape less in the bundle.
+    if (/^[^$]/.test(type) || (type == '$error' && typeof data?.code == 'string' && typeof data.message == 'string'))
+      return { kind: 'message', seq: n, id, type, data };
   }
-  throw new StreamProtocolError(`malformed ${type} frame ${id}`);
+  throw new StreamProtocolError('bad frame ' + id);
 };
 
 export function openStream<M extends { type: string; id: string; data: unknown }>(
@@ -112,7 +107,6 @@ export function openStream<M extends { type: string; id: string; data: unknown }
   const { source: src, resume, idleMs, query } = target;
   const { signal, onState } = options;
   const q: M[] = []; // delivered, not yet pulled: at most the frames of one body chunk
-  let st: ConnectionState = 'connecting';
   let over = false;
   let err: unknown;
   let ac: AbortController | undefined;
@@ -121,10 +115,12 @@ export function openStream<M extends { type: string; id: string; data: unknown }
   // They never wait at once: one waits while `q` is empty, the other while it is not.
   let wake = () => {};
   let lastId = resume ? options.resumeFrom : undefined;
+  // The call is a plain object its fields are kept current on, not getters (fewer bytes).
+  const call: Writable<StreamCall<M>> = { [Symbol.asyncIterator]: pull, state: 'connecting', lastId, dropped: 0 };
   let seq = +ID.exec(lastId!)?.[1]! || 0; // last sequence number delivered
   let base = 250; // backoff base (ms): a first retry within 250 ms; the server's `retry:` replaces it
   let fails = 0; // consecutive connections without a message
-  let dropped = 0;
+  let auth = 0; // 401s since the last message: the first is retried, the second ends the call
 
   const qs = new URLSearchParams();
   for (const k in query) for (const x of [query[k]].flat()) if (x != null) qs.append(k, '' + x);
@@ -132,7 +128,7 @@ export function openStream<M extends { type: string; id: string; data: unknown }
 
   const wait = () => new Promise<void>((r) => (wake = r));
   const set = (s: ConnectionState) => {
-    st = s;
+    call.state = s;
     onState?.(s);
   };
   const arm = () => {
@@ -166,16 +162,20 @@ export function openStream<M extends { type: string; id: string; data: unknown }
   const onFrame = (f: Frame) => {
     if (over) return;
     if (f.kind == 'retry') base = f.ms;
-    else if (f.kind == 'dropped') dropped += f.count;
+    else if (f.kind == 'dropped') call.dropped += f.count;
     else if (f.seq > seq) {
       // (a frame at or below `seq` is a replay after a resume: dropped). The next frame must be
       // the last one's successor: a seq too far is a gap, another stream id another instance's
       // frame, and both would be silent loss. (Slices, not a regex: this runs for every message.)
       if (f.seq > seq + 1 || f.id.slice(0, 22) != (lastId ?? f.id).slice(0, 22)) throw new StreamProtocolError(`${f.id} after ${lastId}`);
       seq = f.seq;
-      lastId = f.id;
-      fails = 0;
-      if (f.kind == 'error') throw new StreamError(f.code, f.message, { retryable: f.retryable });
+      call.lastId = lastId = f.id;
+      fails = auth = 0;
+      if (f.type == '$error') {
+        // toFrame checked the payload; StreamError reads `retryable` from it as it is.
+        const d = f.data as { code: string; message: string; retryable?: boolean };
+        throw new StreamError(d.code, d.message, d);
+      }
       q.push(f as unknown as M); // M's fields, plus `kind` and `seq`
       f.type == target.terminal ? stop() : wake();
     }
@@ -198,16 +198,18 @@ export function openStream<M extends { type: string; id: string; data: unknown }
         const res = await f(url, { method: target.method, headers: h, body, signal: c.signal });
         const code = res.status;
         if (code == 204) throw new StreamInterruptedError(why);
-        if (code > 399 && code < 500) {
-          const j = await res.json().catch(() => 0);
-          throw new StreamError(
-            code == 410 ? 'RESUME_EXPIRED' : typeof j.code == 'string' ? j.code : 'HTTP_' + code,
-            j.message ?? res.statusText,
-          );
-        }
-        if (code > 299)
+        if (code > 299) {
           why = 'HTTP ' + code; // 5xx: retried
-        else {
+          // A first 401 is retried too, with headers asked for again (a token may have expired);
+          // a second 401 in a row, and any other 3xx or 4xx, ends the call.
+          if (code < 500 && (code != 401 || auth++)) {
+            const j = await res.json().catch(() => 0);
+            throw new StreamError(
+              code == 410 ? 'RESUME_EXPIRED' : typeof j.code == 'string' ? j.code : 'HTTP_' + code,
+              j.message ?? res.statusText,
+            );
+          }
+        } else {
           set('open');
           await src.read(res.body!, onFrame, alive, c.signal);
         }
@@ -247,16 +249,5 @@ export function openStream<M extends { type: string; id: string; data: unknown }
   }
 
   signal?.aborted ? onAbort() : signal?.addEventListener('abort', onAbort);
-  return {
-    [Symbol.asyncIterator]: pull,
-    get state() {
-      return st;
-    },
-    get lastId() {
-      return lastId;
-    },
-    get dropped() {
-      return dropped;
-    },
-  };
+  return call;
 }

@@ -20,6 +20,8 @@ import { parseArgs } from 'node:util';
 import { create } from '@bufbuild/protobuf';
 import { createClient, type ConnectRouter } from '@connectrpc/connect';
 import { connectNodeAdapter, createGrpcTransport } from '@connectrpc/connect-node';
+import { within } from '../test/http-harness.ts';
+import { median, printRows, type Row } from './rows.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const { values } = parseArgs({ options: { json: { type: 'boolean', default: false } } });
@@ -31,27 +33,8 @@ const RUN_TIMEOUT_MS = 30_000;
 const TARGET_RATIO = 0.95;
 const VENUES = [['XNAS', 'XNYS'], ['BATS']];
 
-export interface Row {
-  readonly case: string;
-  readonly transport: 'grpc';
-  readonly value: number;
-  readonly unit: string;
-  readonly target: string | null;
-  readonly pass: boolean | null;
-  readonly note: string;
-}
 const rows: Row[] = [];
 
-const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
-
-async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: not done within ${ms} ms`)), ms)))]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 type Any = any;
 
@@ -151,19 +134,7 @@ try {
   rmSync(work, { recursive: true, force: true });
 }
 
-function table(rs: readonly Row[]): string {
-  const head = ['case', 'transport', 'value', 'unit', 'target', 'result', 'note'];
-  const body = rs.map((r) => [r.case, r.transport, String(r.value), r.unit, r.target ?? '', r.pass === null ? '' : r.pass ? 'PASS' : 'FAIL', r.note]);
-  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 2 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
-  return [line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
-}
 
-const verdicts = rows.filter((r) => r.pass !== null).map((r) => `${r.pass ? 'PASS' : 'FAIL'} ${r.case} (${r.transport}): ${r.value} ${r.unit}, target ${r.target}`);
-verdicts.push(`grpc bench took ${((performance.now() - started) / 1000).toFixed(1)} s`);
-if (values.json) {
-  process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
-  log(verdicts.join('\n'));
-} else process.stdout.write(`${table(rows)}\n\n${verdicts.join('\n')}\n`);
+printRows(rows, 'grpc', started, values.json);
 // HTTP/2 sessions of the client transports would hold the process open for a while.
 process.exit(0);

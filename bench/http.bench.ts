@@ -29,6 +29,7 @@ import { createParser } from 'eventsource-parser';
 import type * as Client from '../generated/assistant/client.ts';
 import type * as Server_ from '../generated/assistant/server.ts';
 import { listen, loadGenerated, within, type GeneratedCode } from '../test/http-harness.ts';
+import { median, percentile, printRows, type Row } from './rows.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const { values } = parseArgs({
@@ -53,19 +54,8 @@ const TEXT = 'x'.repeat(40); // a token frame of about 100 bytes on either trans
 const CONVERSATION = '5f0c2e1a-7b7e-4c1d-9a53-2f4b8e9d6c10';
 const PATH = `/v1/conversations/${CONVERSATION}/completion`;
 
-export interface Row {
-  readonly case: string;
-  readonly transport: 'sse' | 'ndjson' | '-';
-  readonly value: number;
-  readonly unit: string;
-  readonly target: string | null;
-  readonly pass: boolean | null;
-  readonly note: string;
-}
 const rows: Row[] = [];
 
-const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
-const percentile = (xs: readonly number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))]!;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 // Servers, bounded waits and loading generated code: the same helpers the HTTP tests use.
@@ -352,13 +342,6 @@ async function bundle(): Promise<void> {
   });
 }
 
-function table(rs: readonly Row[]): string {
-  const head = ['case', 'transport', 'value', 'unit', 'target', 'result', 'note'];
-  const body = rs.map((r) => [r.case, r.transport, String(r.value), r.unit, r.target ?? '', r.pass === null ? '' : r.pass ? 'PASS' : 'FAIL', r.note]);
-  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 2 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
-  return [line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
-}
 
 if (values['raw-server']) {
   // The child of clientCpu: the raw loop for either transport, chosen by the Accept header.
@@ -385,11 +368,6 @@ try {
   rmSync(work, { recursive: true, force: true });
 }
 
-const verdicts = rows.filter((r) => r.pass !== null).map((r) => `${r.pass ? 'PASS' : 'FAIL'} ${r.case} (${r.transport}): ${r.value} ${r.unit}, target ${r.target}`);
-verdicts.push(`http bench took ${((performance.now() - started) / 1000).toFixed(1)} s`);
-if (values.json) {
-  process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
-  log(verdicts.join('\n'));
-} else process.stdout.write(`${table(rows)}\n\n${verdicts.join('\n')}\n`);
+printRows(rows, 'http', started, values.json);
 // Keep-alive sockets of fetch's pool would hold the process open for a few seconds.
 process.exit(0);

@@ -26,6 +26,7 @@ import type * as Client from '../generated/room/client.ts';
 import type * as Server_ from '../generated/room/server.ts';
 import { loadGenerated, within, type GeneratedCode } from '../test/http-harness.ts';
 import { removeWorkDirs, workDir } from '../test/support/tools.ts';
+import { median, printRows, type Row } from './rows.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const { values } = parseArgs({ options: { json: { type: 'boolean', default: false }, only: { type: 'string' } } });
@@ -42,17 +43,7 @@ const CONVERSATION = '5f0c2e1a-7b7e-4c1d-9a53-2f4b8e9d6c10';
 const PATH = `/v1/conversations/${CONVERSATION}/completion`;
 const SUBPROTOCOL = 'streamspec.v1';
 
-export interface Row {
-  readonly case: string;
-  readonly transport: 'websocket';
-  readonly value: number;
-  readonly unit: string;
-  readonly target: string | null;
-  readonly pass: boolean | null;
-  readonly note: string;
-}
 const rows: Row[] = [];
-const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
 // The assistant contract generated for websocket: the server and client types are the
 // generated ones of that output; only their shapes matter here.
@@ -239,13 +230,6 @@ async function bundle(): Promise<void> {
   });
 }
 
-function table(rs: readonly Row[]): string {
-  const head = ['case', 'transport', 'value', 'unit', 'target', 'result', 'note'];
-  const body = rs.map((r) => [r.case, r.transport, String(r.value), r.unit, r.target ?? '', r.pass === null ? '' : r.pass ? 'PASS' : 'FAIL', r.note]);
-  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 2 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
-  return [line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
-}
 
 const started = performance.now();
 // Inside the repo (test/.work), so the generated server finds npm `ws` in node_modules.
@@ -262,10 +246,5 @@ try {
   removeWorkDirs();
 }
 
-const verdicts = rows.filter((r) => r.pass !== null).map((r) => `${r.pass ? 'PASS' : 'FAIL'} ${r.case} (${r.transport}): ${r.value} ${r.unit}, target ${r.target}`);
-verdicts.push(`websocket bench took ${((performance.now() - started) / 1000).toFixed(1)} s`);
-if (values.json) {
-  process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
-  log(verdicts.join('\n'));
-} else process.stdout.write(`${table(rows)}\n\n${verdicts.join('\n')}\n`);
+printRows(rows, 'websocket', started, values.json);
 process.exit(0);

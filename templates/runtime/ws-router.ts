@@ -16,6 +16,7 @@ import {
   frameJson,
   issueText,
   startHandler,
+  type CommonRouterOptions,
   type Message,
   type PathMatcher,
   type StreamShape,
@@ -64,21 +65,12 @@ export interface WebSocketContext {
 
 export type WebSocketHandler = (ctx: WebSocketContext) => AsyncIterator<{ type: string; data: unknown }, { type: string; data: unknown } | void>;
 
-export interface WebSocketRouterOptions {
-  /** Origins a browser may connect from; default: only the server's own (Origin host = Host). */
-  readonly cors?: { readonly origin: readonly string[] | '*'; readonly credentials?: boolean };
-  /** Default console.error. A handler that crashes is reported here and never crashes the process. */
-  readonly onError?: (error: unknown, stream: string) => void;
-  /** Default true: a message that breaks the contract ends the stream with INTERNAL (and is reported). */
-  readonly validateOutput?: boolean;
-  /** Bound on retained stream instances (default 10000). */
-  readonly maxInstances?: number;
+/** `cors.origin` here is the Origin allow-list of the upgrade; default: only the server's own (Origin host = Host). */
+export interface WebSocketRouterOptions extends CommonRouterOptions {
   /** Largest frame a client may send, in bytes (default 1 MiB); larger: close 1009. */
   readonly maxMessageBytes?: number;
   /** How long the server waits for the open frame (default 10 s); then close 4408. */
   readonly openTimeoutMs?: number;
-  /** Clock for retention by time; for tests. */
-  readonly now?: () => number;
   /**
    * Default false. Serves the conformance control endpoint (runtime/control.ts) that the generated
    * conformance suites use for the abandoned-consumer check, over plain HTTP on the port the

@@ -13,6 +13,7 @@ import {
   issueText,
   put,
   startHandler,
+  type CommonRouterOptions,
   type FrameEncoder,
   type Message,
   type PathMatcher,
@@ -75,15 +76,7 @@ export type StreamHandler = (ctx: HandlerContext) => AsyncIterator<{ type: strin
  * `authenticate` runs before a stream opens and again on every resume; `principalId` and
  * `maxStreamsPerPrincipal` are documented in auth.ts.
  */
-export interface RouterOptions<P = unknown> extends AuthOptions<P> {
-  /** Default: no CORS headers (same origin only). */
-  readonly cors?: { readonly origin: readonly string[] | '*'; readonly credentials?: boolean };
-  /** Default console.error. A handler that crashes is reported here and never crashes the process. */
-  readonly onError?: (error: unknown, stream: string) => void;
-  /** Default true: a message that breaks the contract ends the stream with INTERNAL (and is reported). */
-  readonly validateOutput?: boolean;
-  /** Bound on retained stream instances (default 10000). */
-  readonly maxInstances?: number;
+export interface RouterOptions<P = unknown> extends AuthOptions<P>, CommonRouterOptions {
   /** The SSE `retry:` value in ms (default 250: a dropped client is back within a quarter second). */
   readonly retryMs?: number;
   /** Largest POST body in bytes (default 1 MiB); larger: 413. */
@@ -93,8 +86,6 @@ export interface RouterOptions<P = unknown> extends AuthOptions<P> {
    * conformance suites use to check backpressure and abandoned consumers. For test servers only.
    */
   readonly conformanceControl?: boolean;
-  /** Clock for retention by time; for tests. */
-  readonly now?: () => number;
 }
 
 export interface HttpRouter {

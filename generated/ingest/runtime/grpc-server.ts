@@ -16,7 +16,7 @@ import { createServer as createHttp1Server } from 'node:http';
 import { createServer as createHttp2Server } from 'node:http2';
 import { createServer as createNetServer, type Server } from 'node:net';
 import { StreamError } from './errors.js';
-import { checkMessage, ContractViolation, errorData, issueText, newStreamId, startHandler, type ErrorData, type Message, type StreamShape } from './frames.js';
+import { checkMessage, ContractViolation, errorData, issueText, newStreamId, startHandler, type CommonRouterOptions, type ErrorData, type Message, type StreamShape } from './frames.js';
 import { createCodec, type CodecPlan } from './grpc-codec.js';
 import { ERROR_CODE_KEY, RETRYABLE_KEY, toConnectError } from './grpc-status.js';
 import { createInjector, type Injector } from './injector.js';
@@ -74,21 +74,11 @@ export interface HandlerContext {
 
 export type StreamHandler = (ctx: HandlerContext) => AsyncIterator<{ type: string; data?: unknown }, { type: string; data?: unknown } | void>;
 
-export interface RouterOptions {
-  /** Default console.error. A handler that crashes is reported here and never crashes the process. */
-  readonly onError?: (error: unknown, stream: string) => void;
-  /** Default true: a message that breaks the contract ends the call with INTERNAL (and is reported). */
-  readonly validateOutput?: boolean;
-  /** Bound on retained stream instances (default 10000). */
-  readonly maxInstances?: number;
-  /** Clock for retention by time; for tests. */
-  readonly now?: () => number;
-  /**
-   * Default: no CORS headers (same origin only). Browsers on another origin need it: Connect's
-   * request headers and methods are allowed, and the stream id and error-code headers exposed.
-   */
-  readonly cors?: { readonly origin: readonly string[] | '*'; readonly credentials?: boolean };
-}
+/**
+ * `cors`: browsers on another origin need it; Connect's request headers and methods are allowed,
+ * and the stream id and error-code headers exposed.
+ */
+export type RouterOptions = CommonRouterOptions;
 
 export interface GrpcRouter {
   /** Registers the service on a Connect router (connect-express, connect-fastify, a custom one). */

@@ -181,3 +181,17 @@ export function startHandler<C>(
     return { next: () => Promise.reject(error) };
   }
 }
+
+/** The router options every transport takes (each router adds its own). */
+export interface CommonRouterOptions {
+  /** Origins a browser may call from; default: same origin only. */
+  readonly cors?: { readonly origin: readonly string[] | '*'; readonly credentials?: boolean };
+  /** Default console.error. A handler that crashes is reported here and never crashes the process. */
+  readonly onError?: (error: unknown, stream: string) => void;
+  /** Default true: a message that breaks the contract ends the stream with INTERNAL (and is reported). */
+  readonly validateOutput?: boolean;
+  /** Bound on retained stream instances (default 10000). */
+  readonly maxInstances?: number;
+  /** Clock for retention by time; for tests. */
+  readonly now?: () => number;
+}

@@ -13,7 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { createHandlers } from '../examples/room/handlers.ts';
+import { createHandlers, demoAuthenticate } from '../examples/room/handlers.ts';
 import { fixtures, roomConformance } from '../generated/room/conformance/streams.ts';
 import { conformanceChecks, ConformanceViolation, fixtureFor, type ConformanceStream, type Fixture } from '../generated/room/runtime/conformance.ts';
 import { createRouter } from '../generated/room/server.ts';
@@ -31,6 +31,7 @@ afterAll(removeWorkDirs);
 /** The example room server (generated server + examples/room handlers) on 127.0.0.1. */
 async function exampleRoom(options: { conformanceControl?: boolean; backlog?: number; delayMs?: number } = {}): Promise<string> {
   const router = createRouter(createHandlers({ backlog: options.backlog ?? 0, delayMs: options.delayMs ?? 0 }), {
+    authenticate: demoAuthenticate,
     conformanceControl: options.conformanceControl ?? false,
     onError: () => {},
   });

@@ -5,6 +5,7 @@
 import type { Socket } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { demoAuthenticate } from '../examples/room/handlers.ts';
 import type * as Room from '../generated/room/server.ts';
 import { removeWorkDirs } from './support/tools.ts';
 import { connect, generateWs, JOBS_CONTRACT, listenWs, loadServer, sleep, until, within, type WsListening } from './ws-harness.ts';
@@ -66,7 +67,7 @@ describe('socket gone without a close frame', () => {
     ['reset (RST), handler waiting', { producer: 'waiting', how: 'reset' }],
   ])(`%s: aborted and finally run within ${LIMIT_MS} ms`, async (name, { producer, how }) => {
     const probe: Probe = { yielded: 0 };
-    server = await listenWs(Rooms.createRouter(room(producer, probe), { onError: () => {} }));
+    server = await listenWs(Rooms.createRouter(room(producer, probe), { authenticate: demoAuthenticate, onError: () => {} }));
     const p = await connect(`${server.base}/v1/rooms/gone`, { open: { request: {}, credits: 8 } });
     await p.until((f) => f.some((x) => x.type === '$credit'));
     if (producer !== 'reading') await p.until((f) => f.filter((x) => x.seq).length >= 3);

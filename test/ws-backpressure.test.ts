@@ -4,7 +4,7 @@
 
 import { readFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { backlogMessage } from '../examples/room/handlers.ts';
+import { backlogMessage, demoAuthenticate } from '../examples/room/handlers.ts';
 import type * as Room from '../generated/room/server.ts';
 import { removeWorkDirs } from './support/tools.ts';
 import { closeWithin, connect, generateWs, listenWs, loadServer, sleep, until, within, type WsListening } from './ws-harness.ts';
@@ -56,7 +56,7 @@ describe('credit', () => {
     ['an open-frame grant of 0', { open: 0, grants: [1, 1] }],
   ])('%s: the server stops at exactly what was granted, and so does the handler', async (_, { open, grants }) => {
     const probe = { pulled: 0, stopped: false };
-    server = await listenWs(Rooms.createRouter(endless(probe), { onError: () => {} }));
+    server = await listenWs(Rooms.createRouter(endless(probe), { authenticate: demoAuthenticate, onError: () => {} }));
     const p = await connect(`${server.base}/v1/rooms/credit`, { open: { request: {}, ...(open !== undefined ? { credits: open } : {}) } });
     let granted = open ?? 32;
     const check = async () => {
@@ -84,7 +84,7 @@ describe('credit', () => {
         return { type: 'closed', data: { reason: 'roomDeleted' } };
       },
     };
-    server = await listenWs(Rooms.createRouter(handlers, { onError: () => {} }));
+    server = await listenWs(Rooms.createRouter(handlers, { authenticate: demoAuthenticate, onError: () => {} }));
     const p = await connect(`${server.base}/v1/rooms/credit`, { open: { request: {}, credits: 2 } });
     await sleep(200);
     expect(p.numbered().map((f) => f.type)).toEqual(['joined', 'left']);
@@ -108,7 +108,7 @@ describe('slow consumer', () => {
   it('a client that grants without limit but stops reading stops the handler (bufferedAmount), and it resumes when reading resumes', async () => {
     const probe = { pulled: 0, stopped: false };
     const text = 'x'.repeat(1000);
-    server = await listenWs(Rooms.createRouter(endless(probe, text), { onError: () => {} }));
+    server = await listenWs(Rooms.createRouter(endless(probe, text), { authenticate: demoAuthenticate, onError: () => {} }));
     const p = await connect(`${server.base}/v1/rooms/slow`, { open: { request: {}, credits: Number.MAX_SAFE_INTEGER } });
     await p.until((f) => f.length > 10);
     const socket = (p.ws as unknown as { _socket: import('node:net').Socket })._socket;

@@ -3,7 +3,7 @@
 // upgrades get their HTTP status, and the server keeps serving the connections that behave.
 
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createHandlers } from '../examples/room/handlers.ts';
+import { createHandlers, demoAuthenticate } from '../examples/room/handlers.ts';
 import type * as Room from '../generated/room/server.ts';
 import { StreamError } from '../templates/runtime/errors.ts';
 import { removeWorkDirs } from './support/tools.ts';
@@ -33,7 +33,7 @@ const ROOM = '/v1/rooms/lobby';
 const OPEN = { request: { displayName: 'ada' } };
 
 async function roomServer(options: Room.WebSocketRouterOptions = {}): Promise<WsListening> {
-  server = await listenWs(Rooms.createRouter(createHandlers({ backlog: 2 }), { onError: () => {}, ...options }));
+  server = await listenWs(Rooms.createRouter(createHandlers({ backlog: 2 }), { authenticate: demoAuthenticate, onError: () => {}, ...options }));
   return server;
 }
 

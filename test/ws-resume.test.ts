@@ -4,7 +4,7 @@
 
 import type { Socket } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { backlogMessage, createHandlers } from '../examples/room/handlers.ts';
+import { backlogMessage, createHandlers, demoAuthenticate } from '../examples/room/handlers.ts';
 import type * as Room from '../generated/room/server.ts';
 import { removeWorkDirs } from './support/tools.ts';
 import { closeWithin, connect, generateWs, listenWs, loadServer, type Frame, type WsListening } from './ws-harness.ts';
@@ -37,7 +37,7 @@ const strip = (frames: readonly Frame[]) => frames.map(({ type, data }) => ({ ty
 describe('connection killed mid-stream', () => {
   it.each([5, 17, 40])('after %i frames: the resumed connection delivers every message exactly once', async (killAt) => {
     const stops: number[] = [];
-    server = await listenWs(Rooms.createRouter(createHandlers({ backlog: BACKLOG, delayMs: 2, onStop: (n) => stops.push(n) }), { onError: () => {} }));
+    server = await listenWs(Rooms.createRouter(createHandlers({ backlog: BACKLOG, delayMs: 2, onStop: (n) => stops.push(n) }), { authenticate: demoAuthenticate, onError: () => {} }));
     const url = `${server.base}/v1/rooms/${ROOM}`;
     const open = { request: { displayName: 'ada' } };
 
@@ -63,7 +63,7 @@ describe('connection killed mid-stream', () => {
 
 describe('resume answers', () => {
   it('from the terminal frame: close 1000, nothing sent', async () => {
-    server = await listenWs(Rooms.createRouter(createHandlers(), { onError: () => {} }));
+    server = await listenWs(Rooms.createRouter(createHandlers(), { authenticate: demoAuthenticate, onError: () => {} }));
     const url = `${server.base}/v1/rooms/${ROOM}`;
     const p = await connect(url, { open: { request: {} } });
     await p.until((f) => f.some((x) => x.type === 'joined'));
@@ -81,7 +81,7 @@ describe('resume answers', () => {
     ['a malformed id', () => 'nope'],
     ['a position never issued', (id) => `${id.split('.')[0]}.999`],
   ])('from %s: close 4410 RESUME_EXPIRED', async (_, resume) => {
-    server = await listenWs(Rooms.createRouter(createHandlers(), { onError: () => {} }));
+    server = await listenWs(Rooms.createRouter(createHandlers(), { authenticate: demoAuthenticate, onError: () => {} }));
     const url = `${server.base}/v1/rooms/${ROOM}`;
     const p = await connect(url, { open: { request: {} } });
     await p.until((f) => f.some((x) => x.type === 'joined'));
@@ -93,7 +93,7 @@ describe('resume answers', () => {
   });
 
   it('from an evicted position: close 4410', async () => {
-    server = await listenWs(Rooms.createRouter(createHandlers({ backlog: 1100 }), { onError: () => {} }));
+    server = await listenWs(Rooms.createRouter(createHandlers({ backlog: 1100 }), { authenticate: demoAuthenticate, onError: () => {} }));
     const url = `${server.base}/v1/rooms/${ROOM}`;
     // spec/room.yaml retains 1000 frames: once 1101 are out, frame 1 is gone.
     const p = await connect(url, { open: { request: {}, credits: 1101 } });

@@ -3,7 +3,20 @@
 // every resume exactly.
 
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { RoomHandlers, RoomYield } from '../../generated/room/server.js';
+import type { AuthRequest, RoomHandlers, RoomYield } from '../../generated/room/server.js';
+
+/** Who is in the room: what `authenticate` returns, `ctx.principal` in the handler. */
+export interface RoomUser {
+  readonly id: string;
+}
+
+/**
+ * For tests and demos only: takes any caller, the bearer token as the user id (`u-guest` without
+ * one). A real server verifies the token and returns undefined (close 4401) when there is none.
+ */
+export const demoAuthenticate = (req: AuthRequest): RoomUser => ({
+  id: req.headers.get('authorization')?.replace(/^Bearer /, '') || 'u-guest',
+});
 
 export interface RoomOptions {
   /** Messages already said in the room, sent right after `joined` (default 0). */
@@ -27,13 +40,13 @@ export function backlogMessage(roomId: string, i: number): RoomYield {
   };
 }
 
-export function createHandlers(options: RoomOptions = {}): RoomHandlers {
+export function createHandlers(options: RoomOptions = {}): RoomHandlers<RoomUser> {
   const { backlog = 0, delayMs = 0, onStop } = options;
   return {
     // Frame 1 is `joined`, frames 2..backlog+1 the backlog: `resumeFrom` says how many went out.
     // After that, one answer per client message; the client's `$end` leaves the room.
-    async *room({ params, request, headers, messages, signal, resumeFrom = 0 }) {
-      const me = { userId: headers.get('authorization')?.replace(/^Bearer /, '') || 'u-guest', displayName: request.displayName ?? 'guest' };
+    async *room({ params, request, principal, messages, signal, resumeFrom = 0 }) {
+      const me = { userId: principal.id, displayName: request.displayName ?? 'guest' };
       const opening: RoomYield[] = [{ type: 'joined', data: me }, ...Array.from({ length: backlog }, (_, i) => backlogMessage(params.roomId, i))];
       let produced = resumeFrom;
       try {

@@ -3,6 +3,7 @@
 import {
   createWebSocketRouter,
   StreamError,
+  type AuthRequest,
   type WebSocketContext,
   type WebSocketDescriptor,
   type WebSocketHandler,
@@ -13,17 +14,18 @@ import type * as T from './types.js';
 import * as v from './validate.js';
 
 export { StreamError };
-export type { WebSocketRouter, WebSocketRouterOptions };
+export type { AuthRequest, WebSocketRouter, WebSocketRouterOptions };
 
 /** A message as a handler yields it: the runtime stamps `id` and `seq`. */
 type Unstamped<M> = M extends unknown ? Omit<M, 'id'> : never;
 
-/** What the `room` handler receives. */
-export interface RoomContext extends WebSocketContext {
+/** What the `room` handler receives; `P` is what the router's `authenticate` returns. */
+export interface RoomContext<P = unknown> extends WebSocketContext {
   readonly params: T.RoomParams;
   readonly request: T.RoomRequest;
   /** The client's messages, validated, in order; ends when the client half-closes. */
   readonly messages: AsyncIterable<T.RoomClientMessage>;
+  readonly principal: P;
 }
 /** Messages the `room` handler yields. */
 export type RoomYield = Unstamped<Exclude<T.RoomMessage, { type: 'closed' }>>;
@@ -35,11 +37,11 @@ export type RoomTerminal = Unstamped<Extract<T.RoomMessage, { type: 'closed' }>>
  * a slow client slows the handler instead of filling memory. Yield messages; return the terminal
  * message. A stream with client messages reads them from `ctx.messages`.
  */
-export interface RoomHandlers {
+export interface RoomHandlers<P = unknown> {
   /**
    * Everything said in a room, and what you say in it.
    */
-  room(ctx: RoomContext): AsyncGenerator<RoomYield, RoomTerminal, void>;
+  room(ctx: RoomContext<P>): AsyncGenerator<RoomYield, RoomTerminal, void>;
 }
 
 const roomStream: WebSocketDescriptor = {
@@ -67,20 +69,23 @@ const roomStream: WebSocketDescriptor = {
   resume: { messages: 1000, seconds: 600 },
   heartbeatMs: 20000,
   heartbeatTimeoutMs: 60000,
+  auth: 'required',
 };
 
 /**
  * A router for every stream of the contract over WebSocket: `router.upgrade(httpServer)` takes
  * the server's upgrades (or call `router.handleUpgrade` from your own `upgrade` listener).
+ * `options.authenticate` returns the principal (`P`) each handler gets as `ctx.principal`; it
+ * throws at once when a stream says `auth: required` and there is no hook.
  */
-export function createRouter(
-  handlers: RoomHandlers,
-  options?: WebSocketRouterOptions,
+export function createRouter<P = unknown>(
+  handlers: RoomHandlers<P>,
+  options?: WebSocketRouterOptions<P>,
 ): WebSocketRouter {
-  return createWebSocketRouter(
+  return createWebSocketRouter<P>(
     [roomStream],
     {
-      room: ((ctx) => handlers.room(ctx as RoomContext)) as WebSocketHandler,
+      room: ((ctx) => handlers.room(ctx as RoomContext<P>)) as WebSocketHandler,
     },
     options,
   );

@@ -25,7 +25,7 @@ describe('websocketServerView', () => {
           '{ name: "room", path: ["/v1/rooms/", { param: "roomId" }], direction: "bidirectional", validateParams: v.validateRoomParams, ' +
           'validateRequest: v.validateRoomRequest, validateMessage: v.validateRoomMessage, validateClientMessage: v.validateRoomClientMessage, ' +
           'terminal: "closed", errors: { mode: "in-band", message: "problem", codes: ["FORBIDDEN", "ROOM_FULL", "MESSAGE_TOO_LONG", "INTERNAL", "INVALID_REQUEST", "RESUME_EXPIRED"] }, ' +
-          'backpressure: { kind: "credit", buffer: 256, credits: 32 }, resume: { messages: 1000, seconds: 600 }, heartbeatMs: 20000, heartbeatTimeoutMs: 60000 }',
+          'backpressure: { kind: "credit", buffer: 256, credits: 32 }, resume: { messages: 1000, seconds: 600 }, heartbeatMs: 20000, heartbeatTimeoutMs: 60000, auth: "required" }',
       },
     ],
   ])('%s: the descriptor as one finished literal', (_, { given, want }) => {

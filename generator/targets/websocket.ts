@@ -13,6 +13,7 @@ import { initialCredits, sendsClientMessages, WEBSOCKET_CLIENT_RUNTIME, websocke
 
 /** Runtime modules (templates/runtime/) copied for this transport, beyond validation and errors. */
 export const WEBSOCKET_RUNTIME: readonly string[] = [
+  'auth.ts',
   'frames.ts',
   'bounded-queue.ts',
   'replay-buffer.ts',
@@ -69,6 +70,7 @@ function websocketStreamView(b: BoundStream, types: ReadonlyMap<string, NamedTyp
     resume: view.resume ? { messages: view.retentionMessages, seconds: view.retentionSeconds } : undefined,
     heartbeatMs: view.heartbeatMs,
     heartbeatTimeoutMs: s.heartbeat.timeoutMs,
+    auth: view.auth,
   };
   return {
     ...view,

@@ -248,7 +248,9 @@ describe('openWsStream', () => {
     ['the reason over the number', { given: [4000, 'RATE_LIMITED: slow: down'], want: { name: 'StreamError', code: 'RATE_LIMITED', message: 'slow: down' } }],
     ['4400', { given: [4400, ''], want: { name: 'StreamError', code: 'INVALID_REQUEST' } }],
     ['4410', { given: [4410, 'gone'], want: { name: 'StreamError', code: 'RESUME_EXPIRED', message: 'gone' } }],
-    ['an unknown 4xxx', { given: [4403, ''], want: { name: 'StreamError', code: 'WS_4403' } }],
+    ['an unknown 4xxx', { given: [4499, ''], want: { name: 'StreamError', code: 'WS_4499' } }],
+    ['4403', { given: [4403, 'PERMISSION_DENIED: suspended'], want: { name: 'StreamError', code: 'PERMISSION_DENIED', message: 'suspended' } }],
+    ['4429', { given: [4429, 'RESOURCE_EXHAUSTED: at most 2'], want: { name: 'StreamError', code: 'RESOURCE_EXHAUSTED', message: 'at most 2' } }],
     ['1002', { given: [1002, 'seq gap'], want: { name: 'StreamProtocolError', message: 'closed 1002 seq gap' } }],
     ['1003', { given: [1003, ''], want: { name: 'StreamProtocolError' } }],
     ['1007', { given: [1007, ''], want: { name: 'StreamProtocolError' } }],
@@ -265,6 +267,30 @@ describe('openWsStream', () => {
     expect(error).toMatchObject(want);
     await sleep(50);
     expect(conns).toHaveLength(1);
+  });
+
+  it('retries a first 4401 with headers asked again, and ends on a second one in a row', async () => {
+    const { base, conns } = await serve((c) => c.peer.close(4401, 'UNAUTHENTICATED: token expired'));
+    let asked = 0;
+    const { got, error } = await drain(open(base, {}, {}, { headers: () => ({ authorization: `t${++asked}` }) }));
+    expect(got).toEqual([]);
+    expect(error).toMatchObject({ name: 'StreamError', code: 'UNAUTHENTICATED', message: 'token expired' });
+    expect(conns.map((c) => c.frames[0].headers)).toEqual([{ authorization: 't1' }, { authorization: 't2' }]);
+    await sleep(50);
+    expect(conns).toHaveLength(2);
+  });
+
+  it('counts 4401s only since the last message: a stream that got one in between retries again', async () => {
+    const { base, conns } = await serve((c, n) => {
+      if (n === 0) c.peer.close(4401, 'UNAUTHENTICATED: expired');
+      else if (n === 1) c.peer.send(frame(1, 'said', 'a')), c.peer.terminate();
+      else if (n === 2) c.peer.close(4401, 'UNAUTHENTICATED: expired');
+      else c.peer.send(frame(2, 'done'));
+    });
+    const { got, error } = await drain(open(base));
+    expect(error).toBeUndefined();
+    expect(got.map((m) => m.id)).toEqual([id(1), id(2)]);
+    expect(conns).toHaveLength(4);
   });
 
   it.each([1001, 1011, 4408, 1006])('reconnects after close %s and resumes from the last id', async (code) => {

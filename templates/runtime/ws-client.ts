@@ -79,6 +79,7 @@ export function openWsStream<M extends { type: string; id: string; data: unknown
   let lastId = resume ? options.resumeFrom : undefined;
   let seq = +ID.exec(lastId!)?.[1]! || 0; // last sequence number delivered
   let fails = 0; // consecutive connections without a message
+  let auth = 0; // 4401s since the last message: the first is retried, the second ends the call
   let dropped = 0;
   // The current connection: its socket once open, how it ends, and its counters.
   let ws: WebSocketLike | undefined;
@@ -150,7 +151,7 @@ export function openWsStream<M extends { type: string; id: string; data: unknown
     if (n > seq + 1 || f.id.slice(0, 22) != (lastId ?? f.id).slice(0, 22)) throw new StreamProtocolError(`${f.id} after ${lastId}`);
     seq = n;
     lastId = f.id;
-    fails = 0;
+    fails = auth = 0;
     if (f.dropped >>> 0 === f.dropped) dropped += f.dropped;
     if (t == '$error') throw new StreamError(d.code, d.message, { retryable: d.retryable === true });
     q.push({ type: t, id: f.id, data: d } as M);
@@ -189,8 +190,9 @@ export function openWsStream<M extends { type: string; id: string; data: unknown
         const c = /^([A-Z][A-Z\d_]*): ([^]*)/.exec(reason);
         if (code == 1000) stop(new StreamInterruptedError(`closed before ${target.terminal}`));
         // 1011 naming one of the stream's codes (INTERNAL, usually) is the stream's error, not a
-        // crash to retry: a resume would only be answered with it again.
-        else if ((code > 3999 && code < 5000 && code != 4408) || (code == 1011 && c && target.codes.includes(c[1]!)))
+        // crash to retry: a resume would only be answered with it again. A first 4401 is retried
+        // with headers asked for again (a token may have expired); a second one in a row is not.
+        else if ((code > 3999 && code < 5000 && code != 4408 && (code != 4401 || auth++)) || (code == 1011 && c && target.codes.includes(c[1]!)))
           stop(
             new StreamError(
               c ? c[1]! : code == 4400 ? 'INVALID_REQUEST' : code == 4410 ? 'RESUME_EXPIRED' : (target.codes[code - 4000] ?? 'WS_' + code),

@@ -195,6 +195,44 @@ describe('createWebSocketRouter', () => {
     expect(seen).toEqual({ authorization: 'Bearer t', protocol: SUBPROTOCOL });
   });
 
+  it.each<[string, { auth: 'optional' | 'none' | undefined; headers: Record<string, string>; want: { code: number; principal?: unknown; asked: number } }]>([
+    ['optional, no credentials: served anonymously', { auth: 'optional', headers: {}, want: { code: 1000, principal: undefined, asked: 1 } }],
+    ['optional, credentials: the principal', { auth: 'optional', headers: { authorization: 'ada' }, want: { code: 1000, principal: { id: 'ada' }, asked: 1 } }],
+    ['none: the hook is never asked', { auth: 'none', headers: { authorization: 'ada' }, want: { code: 1000, principal: undefined, asked: 0 } }],
+    ['unsaid, with a hook: required', { auth: undefined, headers: {}, want: { code: 4401, asked: 1 } }],
+  ])('auth %s', async (_, { auth, headers, want }) => {
+    let asked = 0;
+    const principals: unknown[] = [];
+    const url = await serve(
+      descriptor({ direction: 'server-to-client', ...(auth ? { auth } : {}) }),
+      async function* ({ principal }) {
+        principals.push(principal);
+        return { type: 'done', data: null };
+      },
+      { authenticate: (req) => (asked++, req.headers.get('authorization') ? { id: req.headers.get('authorization') } : undefined) },
+    );
+    const c = call(`${url}/up`, { headers });
+    expect(await c.closed).toBe(want.code);
+    expect(asked).toBe(want.asked);
+    expect(principals).toEqual(want.code === 1000 ? [want.principal] : []);
+  });
+
+  it('counts no anonymous callers against the per-principal limit', async () => {
+    const url = await serve(
+      descriptor({ direction: 'server-to-client', auth: 'optional' }),
+      async function* ({ signal }) {
+        await new Promise((r) => signal.addEventListener('abort', r));
+        return { type: 'done', data: null };
+      },
+      { authenticate: () => undefined, maxStreamsPerPrincipal: 1 },
+    );
+    const calls = [call(`${url}/up`, {}), call(`${url}/up`, {}), call(`${url}/up`, {})];
+    await new Promise((r) => setTimeout(r, 200));
+    // All three still open: none was refused with 4429.
+    expect(calls.map((c) => c.ws.readyState)).toEqual([WebSocket.OPEN, WebSocket.OPEN, WebSocket.OPEN]);
+    for (const c of calls) c.ws.terminate();
+  });
+
   it('close(): open connections get 1001, later upgrades 503', async () => {
     const url = await serve(descriptor({ direction: 'server-to-client' }), async function* ({ signal }) {
       await new Promise((r) => signal.addEventListener('abort', r));

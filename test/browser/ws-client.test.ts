@@ -12,6 +12,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 // Renamed: page functions below use the browser's own `WebSocket`, and must not capture this one.
 import { WebSocket as NodeWebSocket } from 'ws';
+import { demoAuthenticate } from '../../examples/room/handlers.ts';
 import { createRouter, StreamError, type RoomHandlers, type RoomYield } from '../../generated/room/server.ts';
 import type { RoomClientMessage, RoomMessage, RoomParams, RoomRequest } from '../../generated/room/types.ts';
 import type { StreamCallOptions } from '../../templates/runtime/client.ts';
@@ -85,7 +86,7 @@ afterAll(async () => {
 async function serveRoom(): Promise<{ server: TestServer; calls: Calls; ws: string }> {
   const calls: Calls = { resumes: [], headers: [], aborted: 0 };
   const sockets: Socket[] = [];
-  const router = createRouter(roomHandlers(calls, () => sockets.at(-1)?.destroy()), { onError: () => {} });
+  const router = createRouter(roomHandlers(calls, () => sockets.at(-1)?.destroy()), { authenticate: demoAuthenticate, onError: () => {} });
   const server = await startServer((_, res) => res.writeHead(404).end());
   server.http.on('upgrade', (_req, socket: Socket) => sockets.push(socket));
   router.upgrade(server.http);

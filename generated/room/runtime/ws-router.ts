@@ -22,6 +22,15 @@ import {
   type PathMatcher,
   type StreamShape,
 } from './frames.js';
+import {
+  authenticate,
+  checkAuthSetup,
+  createStreamLimiter,
+  DEFAULT_MAX_STREAMS_PER_PRINCIPAL,
+  parseCookies,
+  type AuthMode,
+  type AuthOptions,
+} from './auth.js';
 import { createControl, createHeldCounter } from './control.js';
 import { createInjector } from './injector.js';
 import { createInstanceRegistry, lookupResume, openInstance, type StreamInstance } from './instance-registry.js';
@@ -29,6 +38,7 @@ import { pump, quietTimer, type PumpEnd, type PumpSink } from './stream-pump.js'
 import type { Issue } from './validation.js';
 
 export { StreamError } from './errors.js';
+export type { AuthMode, AuthRequest, Authenticate } from './auth.js';
 export { ContractViolation, type Message } from './frames.js';
 
 /** The subprotocol a client must offer; an incompatible protocol gets a new name. */
@@ -49,6 +59,8 @@ export interface WebSocketDescriptor extends StreamShape {
   };
   /** A peer that answers no ping for this long is cut off (abandoned consumer). */
   readonly heartbeatTimeoutMs: number;
+  /** The contract's `auth`; absent: required when the router has an `authenticate` hook. */
+  readonly auth?: AuthMode;
 }
 
 export interface WebSocketContext {
@@ -62,12 +74,18 @@ export interface WebSocketContext {
   readonly headers: Headers;
   /** Validated client messages `{ type, data }`, in order; ends when the client sends `$end`. */
   readonly messages: AsyncIterable<any>;
+  /** What `authenticate` returned for this connection; undefined for an anonymous caller. */
+  readonly principal: unknown;
 }
 
 export type WebSocketHandler = (ctx: WebSocketContext) => AsyncIterator<{ type: string; data: unknown }, { type: string; data: unknown } | void>;
 
-/** `cors.origin` here is the Origin allow-list of the upgrade; default: only the server's own (Origin host = Host). */
-export interface WebSocketRouterOptions extends CommonRouterOptions {
+/**
+ * `cors.origin` here is the Origin allow-list of the upgrade; default: only the server's own
+ * (Origin host = Host). `authenticate` runs on the open frame, and again on every resume;
+ * `principalId` and `maxStreamsPerPrincipal` are documented in auth.ts.
+ */
+export interface WebSocketRouterOptions<P = unknown> extends AuthOptions<P>, CommonRouterOptions {
   /** Largest frame a client may send, in bytes (default 1 MiB); larger: close 1009. */
   readonly maxMessageBytes?: number;
   /** How long the server waits for the open frame (default 10 s); then close 4408. */
@@ -108,9 +126,15 @@ export const CLOSE = {
   tooBig: 1009,
   internal: 1011,
   invalidRequest: 4400,
+  unauthenticated: 4401,
+  permissionDenied: 4403,
   openTimeout: 4408,
   resumeExpired: 4410,
+  resourceExhausted: 4429,
 } as const;
+
+/** Frames a client may send while its open frame is being authenticated; more is not a client of ours. */
+const MAX_EARLY_FRAMES = 64;
 
 /** The close code an out-of-band error code travels as: `4000 + index` of a contract code. */
 export function closeCodeFor(code: string, codes: readonly string[]): number {
@@ -188,11 +212,12 @@ function refuse(socket: Duplex, status: number, code: string, message: string): 
   );
 }
 
-export function createWebSocketRouter(
+export function createWebSocketRouter<P = unknown>(
   descriptors: readonly WebSocketDescriptor[],
   handlers: Readonly<Record<string, WebSocketHandler>>,
-  options: WebSocketRouterOptions = {},
+  options: WebSocketRouterOptions<P> = {},
 ): WebSocketRouter {
+  checkAuthSetup(descriptors, options as AuthOptions<unknown>);
   const routes: Route[] = descriptors.map((d) => {
     const handler = handlers[d.name];
     if (typeof handler !== 'function') throw new TypeError(`no handler for stream ${JSON.stringify(d.name)}`);
@@ -209,6 +234,8 @@ export function createWebSocketRouter(
   const validateOutput = options.validateOutput ?? true;
   const openTimeoutMs = options.openTimeoutMs ?? DEFAULT_OPEN_TIMEOUT;
   const registry = createInstanceRegistry({ maxInstances: options.maxInstances ?? 10000, now: options.now ?? Date.now });
+  const maxStreams = options.maxStreamsPerPrincipal ?? DEFAULT_MAX_STREAMS_PER_PRINCIPAL;
+  const limiter = createStreamLimiter(maxStreams);
   // noServer: the router decides which upgrades become sockets; no compression, so frames go out
   // as written and `bufferedAmount` is the socket's own.
   const wss = new WebSocketServer({
@@ -306,6 +333,10 @@ export function createWebSocketRouter(
     const controller = new AbortController();
     let stream: ReturnType<typeof startStream> | undefined;
     let done = false;
+    /** Frames that came while the open frame was being authenticated: handled once the stream runs. */
+    let early: Record<string, unknown>[] | undefined;
+    /** Gives back the principal's stream slot; set once the stream holds one. */
+    let release = () => {};
     const hangUp = (code: number, reason: string) => {
       if (done) return;
       done = true;
@@ -333,6 +364,7 @@ export function createWebSocketRouter(
       clearInterval(pinger);
       clearTimeout(deadline);
       controller.abort();
+      release();
       stream?.gone();
     });
 
@@ -346,26 +378,50 @@ export function createWebSocketRouter(
         return hangUp(CLOSE.invalidData, 'a frame that is not JSON');
       }
       if (!frame || typeof frame.type !== 'string') return hangUp(CLOSE.protocol, 'a frame must be a JSON object with a string type');
+      if (early) {
+        if (early.length >= MAX_EARLY_FRAMES) return hangUp(CLOSE.policy, 'too many frames before the stream opened');
+        return void early.push(frame);
+      }
       if (!stream) {
         if (frame.type !== '$open') return hangUp(CLOSE.protocol, 'the first frame must be $open');
         clearTimeout(openTimer);
-        return open(frame);
+        early = [];
+        open(frame).then(
+          () => {
+            const queued = early ?? [];
+            early = undefined;
+            for (const f of queued) if (!done && stream) dispatch(f);
+          },
+          (error: unknown) => {
+            // The hook threw something other than a rejection: a server fault, as on HTTP.
+            early = undefined;
+            report(error, d.name);
+            hangUp(CLOSE.internal, 'INTERNAL: internal error');
+          },
+        );
+        return;
       }
+      dispatch(frame);
+    });
+
+    /** A frame after the open frame, once the stream runs. */
+    function dispatch(frame: Record<string, unknown>): void {
+      const stream_ = stream!;
       switch (frame.type) {
         case '$credit':
           if (!Number.isSafeInteger(frame.n) || (frame.n as number) < 1) return hangUp(CLOSE.protocol, '$credit needs a positive integer n');
-          return stream.grant(frame.n as number);
+          return stream_.grant(frame.n as number);
         case '$end':
-          return stream.inbox.end();
+          return stream_.inbox.end();
         case '$open':
           return hangUp(CLOSE.protocol, 'a second $open');
         default:
-          if (frame.type.startsWith('$')) return hangUp(CLOSE.protocol, `unknown frame type ${frame.type}`);
-          return stream.receive(frame);
+          if ((frame.type as string).startsWith('$')) return hangUp(CLOSE.protocol, `unknown frame type ${frame.type as string}`);
+          return stream_.receive(frame);
       }
-    });
+    }
 
-    function open(frame: Record<string, unknown>): void {
+    async function open(frame: Record<string, unknown>): Promise<void> {
       const headersIn = frame.headers === undefined ? {} : asObject(frame.headers);
       if (
         !headersIn ||
@@ -375,16 +431,7 @@ export function createWebSocketRouter(
       )
         return hangUp(CLOSE.protocol, '$open: resume must be a string, credits a whole number, headers strings');
 
-      const issues: Issue[] = [];
-      const params = decodeParams(route, match, issues);
-      if (issues.length === 0) issues.push(...d.validateParams(params));
-      const request = frame.request;
-      if (d.validateRequest) issues.push(...d.validateRequest(request));
-      if (issues.length > 0) {
-        const message = issueText(issues);
-        ws.send(JSON.stringify({ type: '$error', data: { code: 'INVALID_REQUEST', message, retryable: false, issues } }));
-        return hangUp(CLOSE.invalidRequest, `INVALID_REQUEST: ${message}`);
-      }
+      // Browsers cannot set headers on an upgrade, so credentials come in the open frame's `headers`.
       const headers = new Headers();
       for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
         try {
@@ -400,22 +447,75 @@ export function createWebSocketRouter(
           return hangUp(CLOSE.protocol, `$open: ${JSON.stringify(k)} is not a header name`);
         }
       }
+      const resumeId = frame.resume as string | undefined;
 
+      // Before the request is validated: an unknown caller learns nothing more (as on HTTP).
+      const who = await authenticate(d.auth, options, {
+        stream: d.name,
+        headers,
+        cookies: parseCookies(headers.get('cookie')),
+        query: new URL(req.url ?? '/', 'http://localhost').searchParams,
+        remoteAddress: req.socket.remoteAddress,
+        resumeFrom: resumeId,
+      });
+      // The peer left (or the router closed) while the hook ran.
+      if (done) return;
+      if (who.kind === 'denied')
+        return hangUp(who.code === 'UNAUTHENTICATED' ? CLOSE.unauthenticated : CLOSE.permissionDenied, `${who.code}: ${who.message}`);
+
+      const issues: Issue[] = [];
+      const params = decodeParams(route, match, issues);
+      if (issues.length === 0) issues.push(...d.validateParams(params));
+      const request = frame.request;
+      if (d.validateRequest) issues.push(...d.validateRequest(request));
+      if (issues.length > 0) {
+        const message = issueText(issues);
+        ws.send(JSON.stringify({ type: '$error', data: { code: 'INVALID_REQUEST', message, retryable: false, issues } }));
+        return hangUp(CLOSE.invalidRequest, `INVALID_REQUEST: ${message}`);
+      }
+
+      const tooMany = () =>
+        hangUp(CLOSE.resourceExhausted, `RESOURCE_EXHAUSTED: at most ${maxStreams} streams may be open at once for one principal`);
       // Only now, with nothing left to refuse, is an instance looked up (and a live one taken over) or registered.
       let instance: StreamInstance;
       let replay: readonly string[] = [];
-      const resumed = typeof frame.resume === 'string';
-      if (typeof frame.resume === 'string') {
-        const found = lookupResume(registry, frame.resume, d.name);
+      const resumed = resumeId !== undefined;
+      if (resumeId !== undefined) {
+        const found = lookupResume(registry, resumeId, d.name, who.id);
         if (found.kind === 'expired') return hangUp(CLOSE.resumeExpired, `RESUME_EXPIRED: ${found.message}`);
+        // Whatever the instance's state: another principal learns nothing of it, not even that it ended.
+        if (found.kind === 'forbidden') return hangUp(CLOSE.permissionDenied, `PERMISSION_DENIED: ${found.message}`);
         if (found.kind === 'ended') return hangUpEnded(found.instance, hangUp);
-        // The earlier connection may be half-open and still running; this one takes over.
-        found.instance.live?.abort();
         instance = found.instance;
         replay = found.missed;
-      } else instance = openInstance(registry, d.name, d.resume);
+      } else {
+        // Counted before the instance exists: a principal at its limit cannot churn the registry.
+        if (who.id !== undefined && limiter.count(who.id) >= maxStreams) return tooMany();
+        instance = openInstance(registry, d.name, d.resume, who.id);
+      }
+      // A resume of an instance the principal already holds takes its slot over, so it never counts twice.
+      const slot = instance.ended ? () => {} : limiter.acquire(who.id, instance.streamId);
+      if (!slot) return tooMany();
+      release = slot;
+      // The earlier connection may be half-open and still running; this one takes over.
+      if (resumed) instance.live?.abort();
       const credits = (frame.credits as number | undefined) ?? d.backpressure.credits;
-      stream = startStream({ ws, socket, route, instance, replay, resumed, params, request, headers, credits, controller, hangUp });
+      stream = startStream({
+        ws,
+        socket,
+        route,
+        instance,
+        replay,
+        resumed,
+        params,
+        request,
+        headers,
+        principal: who.principal,
+        credits,
+        controller,
+        hangUp,
+        release: slot,
+      });
     }
   }
 
@@ -429,9 +529,12 @@ export function createWebSocketRouter(
     readonly params: unknown;
     readonly request: unknown;
     readonly headers: Headers;
+    readonly principal: unknown;
     readonly credits: number;
     readonly controller: AbortController;
     readonly hangUp: (code: number, reason: string) => void;
+    /** Gives back the principal's stream slot (idempotent). */
+    readonly release: () => void;
   }
 
   /** The running stream of one connection: server frames out under credit, client messages in. */
@@ -508,6 +611,7 @@ export function createWebSocketRouter(
       } finally {
         heartbeat.stop();
         socket.off('drain', settle);
+        s.release();
         running.delete(controller);
         if (instance.live === controller) instance.live = undefined;
         registry.touch(instance);
@@ -531,6 +635,7 @@ export function createWebSocketRouter(
         resumeFrom: s.resumed ? instance.replay.lastSeq : undefined,
         headers: s.headers,
         messages: inbox.iterable,
+        principal: s.principal,
       });
       const tracked = stats ? control!.track(handlerSource, stats) : handlerSource;
       const source = injected ? injected.wrap(tracked) : tracked;

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHandlers } from '../examples/ingest/handlers.ts';
+import { createAuthenticate, createHandlers } from '../examples/ingest/handlers.ts';
 import { createClient } from '../generated/ingest/client.ts';
 import { createH2cServer, createRouter, type GrpcRouter } from '../generated/ingest/server.ts';
 import { ROOT } from './support/tools.ts';
@@ -21,7 +21,10 @@ let ingest: Any;
 const stops: boolean[] = [];
 
 beforeAll(async () => {
-  router = createRouter(createHandlers({ agents: ['a1'], quota: 3, onStop: (aborted) => stops.push(aborted) }), { onError: () => {} });
+  router = createRouter(createHandlers({ agents: ['a1'], quota: 3, onStop: (aborted) => stops.push(aborted) }), {
+    authenticate: createAuthenticate({ 'tok-a1': 'a1' }),
+    onError: () => {},
+  });
   server = createH2cServer(router.node);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   port = (server.address() as AddressInfo).port;
@@ -41,7 +44,9 @@ const sample = (name: string, kind = 'KIND_GAUGE') => ({ name, kind, value: 1.5,
 function metrics(messages: Any[]): Promise<{ err: Any; res: Any }> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('metrics: no answer within 5 s')), 5000);
-    const call = ingest.metrics((err: Any, res: Any) => {
+    const metadata = new grpc.Metadata();
+    metadata.set('authorization', 'Bearer tok-a1');
+    const call = ingest.metrics(metadata, (err: Any, res: Any) => {
       clearTimeout(timer);
       resolve({ err, res });
     });
@@ -73,7 +78,7 @@ describe('ingest over gRPC', () => {
   });
 
   it('the generated client sends batches and reads the summary', async () => {
-    const call = createClient({ baseUrl: `http://127.0.0.1:${port}` }).metrics({ params: {}, request: { agentId: 'a1' } });
+    const call = createClient({ baseUrl: `http://127.0.0.1:${port}`, headers: () => ({ authorization: 'Bearer tok-a1' }) }).metrics({ params: {}, request: { agentId: 'a1' } });
     await call.send({ type: 'batch', data: { sequence: 1, samples: [{ name: 'cpu', kind: 'gauge', value: 0.5, timeUnixNano: 1 }] } });
     call.close();
     const got = [];

@@ -2,7 +2,28 @@
 // samples of each batch and refuses what the contract says it may refuse, so tests can check
 // each out-of-band error's gRPC status.
 
-import { StreamError, type IngestHandlers } from '../../generated/ingest/server.js';
+import { StreamError, type AuthRequest, type IngestHandlers } from '../../generated/ingest/server.js';
+
+/** The caller of a call: what `authenticate` returns, `ctx.principal` in the handler. */
+export interface Agent {
+  readonly id: string;
+}
+
+/**
+ * The collector's hook (spec/ingest.yaml says `auth: required`): `authorization: Bearer <token>`
+ * metadata, looked up in `tokens` (token -> agent id). No metadata: undefined (UNAUTHENTICATED);
+ * a token the collector does not know: UNAUTHENTICATED too, with a message that says so.
+ */
+export function createAuthenticate(tokens: Readonly<Record<string, string>>): (req: AuthRequest) => Agent | undefined {
+  const known = new Map(Object.entries(tokens));
+  return (req) => {
+    const header = req.headers.get('authorization');
+    if (!header) return undefined;
+    const id = known.get(header.replace(/^Bearer /i, ''));
+    if (id === undefined) throw new StreamError('UNAUTHENTICATED', 'unknown or revoked token');
+    return { id };
+  };
+}
 
 export interface CollectorOptions {
   /** Agents the collector knows; any other gets UNKNOWN_AGENT. Default: every agent. */
@@ -15,7 +36,7 @@ export interface CollectorOptions {
   readonly onStop?: (signalAborted: boolean) => void;
 }
 
-export function createHandlers(options: CollectorOptions = {}): IngestHandlers {
+export function createHandlers(options: CollectorOptions = {}): IngestHandlers<Agent> {
   return {
     async *metrics({ request, messages, signal }) {
       try {

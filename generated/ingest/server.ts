@@ -4,6 +4,7 @@ import {
   createGrpcRouter,
   createH2cServer,
   StreamError,
+  type AuthRequest,
   type CodecPlan,
   type GrpcRouter,
   type GrpcStreamDescriptor,
@@ -16,15 +17,16 @@ import type * as T from './types.js';
 import * as v from './validate.js';
 
 export { createH2cServer, StreamError };
-export type { GrpcRouter, RouterOptions };
+export type { AuthRequest, GrpcRouter, RouterOptions };
 
 /** A message as a handler yields it: the runtime stamps `id` and `seq`. */
 type Unstamped<M> = M extends unknown ? Omit<M, 'id'> : never;
 
-/** What the `metrics` handler receives. */
-export interface MetricsContext extends HandlerContext {
+/** What the `metrics` handler receives; `P` is what the router's `authenticate` returns. */
+export interface MetricsContext<P = unknown> extends HandlerContext {
   readonly params: T.MetricsParams;
   readonly request: T.MetricsRequest;
+  readonly principal: P;
   /** The client's messages, validated, in order; ends when the client closes its side. */
   readonly messages: AsyncIterable<T.MetricsClientMessage>;
 }
@@ -37,11 +39,11 @@ export type MetricsTerminal = Unstamped<Extract<T.MetricsMessage, { type: 'summa
  * One async generator per stream: the runtime pulls from it, so a slow client slows the handler
  * (through HTTP/2 flow control) instead of filling memory. Yield messages; return the terminal message.
  */
-export interface IngestHandlers {
+export interface IngestHandlers<P = unknown> {
   /**
    * Batches of samples from one agent, summarised when the agent closes.
    */
-  metrics(ctx: MetricsContext): AsyncGenerator<MetricsYield, MetricsTerminal, void>;
+  metrics(ctx: MetricsContext<P>): AsyncGenerator<MetricsYield, MetricsTerminal, void>;
 }
 
 /** How contract JSON maps onto the proto messages (enum spellings, wrapper messages). */
@@ -87,21 +89,27 @@ const metricsStream: GrpcStreamDescriptor = {
   },
   backpressure: { kind: 'block', buffer: 128 },
   heartbeatMs: 30000,
+  auth: 'required',
 };
 
 /**
  * The service over Connect: `createH2cServer(router.node).listen(8080)` serves Connect and
  * gRPC-web (HTTP/1.1) and gRPC (h2c) on one cleartext port; over TLS,
  * `http2.createSecureServer({ allowHTTP1: true, ...tls }, router.node)`. `router.routes`
- * registers the service on any Connect router.
+ * registers the service on any Connect router. `options.authenticate` returns the principal (`P`)
+ * each handler gets as `ctx.principal`; it throws at once when a stream says `auth: required`
+ * and there is no hook.
  */
-export function createRouter(handlers: IngestHandlers, options?: RouterOptions): GrpcRouter {
+export function createRouter<P = unknown>(
+  handlers: IngestHandlers<P>,
+  options?: RouterOptions<P>,
+): GrpcRouter {
   const file = file_ingest_v1_ingest;
-  return createGrpcRouter(
+  return createGrpcRouter<P>(
     file,
     file.services[0]!,
     plan,
-    [[metricsStream, ((ctx) => handlers.metrics(ctx as MetricsContext)) as StreamHandler]],
+    [[metricsStream, ((ctx) => handlers.metrics(ctx as MetricsContext<P>)) as StreamHandler]],
     options,
   );
 }

@@ -20,6 +20,7 @@ import { sendsClientMessages } from './websocket-client.ts';
 
 /** Runtime modules (templates/runtime/) copied for this transport, beyond validation and errors. */
 export const GRPC_RUNTIME: readonly string[] = [
+  'auth.ts',
   'frames.ts',
   'bounded-queue.ts',
   'replay-buffer.ts',
@@ -154,6 +155,8 @@ export interface GrpcStreamView {
   readonly clientMessageType: string;
   readonly paramsType: string;
   readonly requestType: string;
+  /** `ctx.principal`'s type, in terms of the router's type parameter `P` (as over HTTP). */
+  readonly principalType: 'P' | 'P | undefined' | 'undefined';
   readonly terminal: string;
   /** Client messages flow (client-to-server, bidirectional): the context has `messages`, the call `send`. */
   readonly sends: boolean;
@@ -240,6 +243,7 @@ function streamView(b: BoundStream, plan: ProtoStreamPlan, bound: BoundContract)
       ? { resume: { messages: s.resume.retention.messages, ...(s.resume.retention.seconds !== undefined ? { seconds: s.resume.retention.seconds } : {}) } }
       : {}),
     heartbeatMs: s.heartbeat.intervalMs,
+    ...(s.auth.kind !== 'default' ? { auth: s.auth.kind } : {}),
   };
   const target = {
     rpc: s.name.pascal,
@@ -264,6 +268,8 @@ function streamView(b: BoundStream, plan: ProtoStreamPlan, bound: BoundContract)
     clientMessageType: sends ? `T.${n.clientMessage}` : 'never',
     paramsType: `T.${n.params}`,
     requestType: requestTypeName ? `T.${requestTypeName}` : 'undefined',
+    // Unsaid auth is required whenever there is a hook to give a principal (P): the HTTP views' rule.
+    principalType: s.auth.kind === 'optional' ? 'P | undefined' : s.auth.kind === 'none' ? 'undefined' : 'P',
     terminal: s.termination.message.wire,
     sends,
     browser: s.direction === 'server-to-client',

@@ -9,11 +9,21 @@
 // the HTTP transports) keeps at most one batch of `buffer` messages between handler and Connect.
 
 import { createRegistry, type DescFile, type DescMessage, type DescMethod, type DescService, type Message as ProtoMessage } from '@bufbuild/protobuf';
-import { Code, ConnectError, cors as connectCors, type ConnectRouter, type HandlerContext as ConnectContext } from '@connectrpc/connect';
+import { Code, ConnectError, cors as connectCors, createContextKey, createContextValues, type ConnectRouter, type HandlerContext as ConnectContext } from '@connectrpc/connect';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
 import { createServer as createHttp1Server } from 'node:http';
 import { createServer as createHttp2Server } from 'node:http2';
 import { createServer as createNetServer, type Server } from 'node:net';
+import {
+  authenticate,
+  checkAuthSetup,
+  createStreamLimiter,
+  DEFAULT_MAX_STREAMS_PER_PRINCIPAL,
+  parseCookies,
+  type AuthMode,
+  type AuthOptions,
+  type AuthOutcome,
+} from './auth.js';
 import { StreamError } from './errors.js';
 import { checkMessage, ContractViolation, errorData, issueText, newStreamId, startHandler, type CommonRouterOptions, type ErrorData, type Message, type StreamShape } from './frames.js';
 import { createCodec, type CodecPlan } from './grpc-codec.js';
@@ -24,6 +34,7 @@ import { pump, quietTimer, type PumpEnd } from './stream-pump.js';
 import type { Issue } from './validation.js';
 
 export { StreamError } from './errors.js';
+export type { AuthMode, AuthRequest, Authenticate } from './auth.js';
 export { ContractViolation, type Message } from './frames.js';
 export type { CodecPlan } from './grpc-codec.js';
 
@@ -56,6 +67,8 @@ export interface GrpcStreamDescriptor extends Omit<StreamShape, 'path'> {
     readonly buffer: number;
     readonly intervalMs?: number;
   };
+  /** The contract's `auth`; absent: required when the router has an `authenticate` hook. */
+  readonly auth?: AuthMode;
 }
 
 export interface HandlerContext {
@@ -69,15 +82,22 @@ export interface HandlerContext {
   readonly headers: Headers;
   /** Client-to-server and bidirectional streams: the client's messages, validated, in order. */
   readonly messages: AsyncIterable<any>;
+  /** What `authenticate` returned for this call; undefined for an anonymous caller. */
+  readonly principal: unknown;
 }
 
 export type StreamHandler = (ctx: HandlerContext) => AsyncIterator<{ type: string; data?: unknown }, { type: string; data?: unknown } | void>;
 
 /**
  * `cors`: browsers on another origin need it; Connect's request headers and methods are allowed,
- * and the stream id and error-code headers exposed.
+ * and the stream id and error-code headers exposed. `authenticate` runs before every call (a
+ * resume included) reads or sends a message; `principalId` and `maxStreamsPerPrincipal` are
+ * documented in auth.ts.
  */
-export type RouterOptions = CommonRouterOptions;
+export interface RouterOptions<P = unknown> extends AuthOptions<P>, CommonRouterOptions {}
+
+/** The peer's address, put in each call's context by the node adapter (Connect's context has none). */
+const REMOTE_ADDRESS = createContextKey<string | undefined>(undefined, { description: 'streamspec remote address' });
 
 export interface GrpcRouter {
   /** Registers the service on a Connect router (connect-express, connect-fastify, a custom one). */
@@ -98,13 +118,17 @@ interface StoredError {
 
 type Json = Record<string, unknown>;
 
-export function createGrpcRouter(
+export function createGrpcRouter<P = unknown>(
   file: DescFile,
   service: DescService,
   plan: CodecPlan,
   routes: readonly (readonly [GrpcStreamDescriptor, StreamHandler])[],
-  options: RouterOptions = {},
+  options: RouterOptions<P> = {},
 ): GrpcRouter {
+  checkAuthSetup(
+    routes.map(([d]) => d),
+    options as AuthOptions<unknown>,
+  );
   const types = createRegistry(file);
   const codec = createCodec(plan);
   const onError = options.onError ?? ((error: unknown, stream: string) => console.error(`streamspec: stream ${stream}:`, error));
@@ -118,6 +142,9 @@ export function createGrpcRouter(
   const validateOutput = options.validateOutput ?? true;
   const registry = createInstanceRegistry({ maxInstances: options.maxInstances ?? 10000, ...(options.now ? { now: options.now } : {}) });
   const running = new Set<AbortController>();
+  const maxStreams = options.maxStreamsPerPrincipal ?? DEFAULT_MAX_STREAMS_PER_PRINCIPAL;
+  const limiter = createStreamLimiter(maxStreams);
+  const tooMany = () => toConnectError('RESOURCE_EXHAUSTED', `at most ${maxStreams} streams may be open at once for one principal`, false);
   let closed = false;
 
   const message = (name: string): DescMessage => {
@@ -216,6 +243,43 @@ export function createGrpcRouter(
 
     const check = (m: unknown, terminal: boolean): Message => checkMessage(shape, m, terminal, validateOutput);
 
+    /**
+     * The hook's answer for this call, before the server reads a client message or sends one:
+     * a rejection ends the call with UNAUTHENTICATED / PERMISSION_DENIED. A hook that fails
+     * otherwise is a server fault, reported, and the caller sees only INTERNAL.
+     */
+    const admit = async (ctx: ConnectContext, resumeFrom: string | undefined): Promise<Extract<AuthOutcome<P>, { kind: 'ok' }>> => {
+      let who: AuthOutcome<P>;
+      try {
+        who = await authenticate(d.auth, options, {
+          stream: d.name,
+          headers: ctx.requestHeader,
+          cookies: parseCookies(ctx.requestHeader.get('cookie')),
+          // A gRPC call has no query string; credentials travel in metadata.
+          query: new URLSearchParams(),
+          remoteAddress: ctx.values.get(REMOTE_ADDRESS),
+          resumeFrom,
+        });
+      } catch (error) {
+        report(error, d.name);
+        throw toConnectError('INTERNAL', 'internal error', false);
+      }
+      if (who.kind === 'denied') throw toConnectError(who.code, who.message, false);
+      return who;
+    };
+    type Admitted = Awaited<ReturnType<typeof admit>>;
+
+    /** The resume token of a server-streaming request, read leniently: the hook sees it before anything is validated. */
+    const tokenOf = (req: ProtoMessage): string | undefined => {
+      if (d.wire.resumeToken === undefined) return undefined;
+      try {
+        const token = (codec.fromMessage(openDesc, req) as Json)[d.wire.resumeToken];
+        return typeof token === 'string' && token !== '' ? token : undefined;
+      } catch {
+        return undefined;
+      }
+    };
+
     /** The contract JSON of the response carrying `m`, numbered `seq` (what the replay buffer keeps, as text). */
     const response = (m: Message, seq: number, dropped: number): Json => {
       const json: Json = { seq, [d.wire.events[m.type]!]: noPayload.has(m.type) ? {} : m.data };
@@ -233,7 +297,7 @@ export function createGrpcRouter(
 
     const start = (
       ctx: ConnectContext,
-      args: { params: unknown; request: unknown; resumeFrom: number | undefined; messages: AsyncIterable<Message> },
+      args: { params: unknown; request: unknown; resumeFrom: number | undefined; messages: AsyncIterable<Message>; principal: unknown },
       inject?: Injector,
     ) => {
       const controller = new AbortController();
@@ -260,20 +324,45 @@ export function createGrpcRouter(
       ctx: ConnectContext,
       open: ReturnType<typeof opening>,
       messages: AsyncIterable<Message>,
+      who: Admitted,
       inject?: Injector,
     ): AsyncGenerator<ProtoMessage> {
       if (closed) throw new ConnectError('the server is shutting down', Code.Unavailable);
       let instance: StreamInstance;
       let replay: readonly string[] = [];
       if (open.token !== undefined) {
-        // gRPC binds no instance to a principal: owners are not compared.
-        const found = lookupResume(registry, open.token, d.name);
+        // Bound to the principal: another one's token is refused before anything of it is sent.
+        const found = lookupResume(registry, open.token, d.name, who.id);
         if (found.kind === 'expired') return raise({ $error: { code: 'RESUME_EXPIRED', message: found.message, retryable: false } });
-        // The earlier call may be half-open and still running; this one takes over.
-        found.instance.live?.abort();
+        if (found.kind === 'forbidden') throw toConnectError('PERMISSION_DENIED', found.message, false);
         instance = found.instance;
         if (found.kind === 'resume') replay = found.missed;
-      } else instance = openInstance(registry, d.name, d.resume);
+      } else {
+        // Counted before the instance exists: a principal at its limit cannot churn the registry.
+        if (who.id !== undefined && limiter.count(who.id) >= maxStreams) throw tooMany();
+        instance = openInstance(registry, d.name, d.resume, who.id);
+      }
+      // A resume of an instance the principal already holds takes its slot over, never counting twice.
+      const release = instance.ended ? () => {} : limiter.acquire(who.id, instance.streamId);
+      if (!release) throw tooMany();
+      try {
+        // The earlier call may be half-open and still running; this one takes over.
+        if (open.token !== undefined) instance.live?.abort();
+        yield* produce(ctx, open, messages, who, instance, replay, inject);
+      } finally {
+        release();
+      }
+    }
+
+    async function* produce(
+      ctx: ConnectContext,
+      open: ReturnType<typeof opening>,
+      messages: AsyncIterable<Message>,
+      who: Admitted,
+      instance: StreamInstance,
+      replay: readonly string[],
+      inject?: Injector,
+    ): AsyncGenerator<ProtoMessage> {
       ctx.responseHeader.set(STREAM_ID_HEADER, instance.streamId);
       for (const line of replay) {
         if (line.startsWith('{"$error"')) return raise(JSON.parse(line) as StoredError);
@@ -281,7 +370,11 @@ export function createGrpcRouter(
       }
       if (instance.ended) return;
 
-      const run = start(ctx, { params: open.params, request: open.request, resumeFrom: open.token !== undefined ? instance.replay.lastSeq : undefined, messages }, inject);
+      const run = start(
+        ctx,
+        { params: open.params, request: open.request, resumeFrom: open.token !== undefined ? instance.replay.lastSeq : undefined, messages, principal: who.principal },
+        inject,
+      );
       instance.live = run.controller;
       // Responses the pump encoded (`staged`) and wrote (`ready`), which Connect has not taken yet:
       // at most one batch (the sink says full). The pump's frames are placeholders: the messages
@@ -389,10 +482,13 @@ export function createGrpcRouter(
     }
 
     /** Client-streaming: one response, the terminal message. */
-    async function collect(ctx: ConnectContext, open: ReturnType<typeof opening>, messages: AsyncIterable<Message>): Promise<ProtoMessage> {
+    async function collect(ctx: ConnectContext, open: ReturnType<typeof opening>, messages: AsyncIterable<Message>, who: Admitted): Promise<ProtoMessage> {
       if (closed) throw new ConnectError('the server is shutting down', Code.Unavailable);
-      ctx.responseHeader.set(STREAM_ID_HEADER, newStreamId());
-      const run = start(ctx, { params: open.params, request: open.request, resumeFrom: undefined, messages });
+      const streamId = newStreamId();
+      const release = limiter.acquire(who.id, streamId);
+      if (!release) throw tooMany();
+      ctx.responseHeader.set(STREAM_ID_HEADER, streamId);
+      const run = start(ctx, { params: open.params, request: open.request, resumeFrom: undefined, messages, principal: who.principal });
       try {
         let r: IteratorResult<Message, Message | void>;
         try {
@@ -404,6 +500,7 @@ export function createGrpcRouter(
           return raise(errorFor(error));
         }
       } finally {
+        release();
         run.controller.abort();
         run.done();
         void Promise.resolve()
@@ -417,19 +514,24 @@ export function createGrpcRouter(
       switch (m.methodKind) {
         case 'server_streaming':
           return async function* (req: ProtoMessage, ctx: ConnectContext) {
-            yield* serve(ctx, fromOpen(req), emptyMessages());
+            const who = await admit(ctx, tokenOf(req));
+            yield* serve(ctx, fromOpen(req), emptyMessages(), who);
           };
         case 'bidi_streaming':
           return async function* (reqs: AsyncIterable<ProtoMessage>, ctx: ConnectContext) {
+            // Before the first message is read: an unknown caller makes the server parse nothing.
+            // The hook sees no resumeFrom here (it is in that message); the owner check still applies.
+            const who = await admit(ctx, undefined);
             const it = reqs[Symbol.asyncIterator]();
             const open = await firstOpen(it);
             const inject = d.errors.mode === 'in-band' && d.errors.message !== undefined ? createInjector(d.backpressure.buffer) : undefined;
-            yield* serve(ctx, open, clientMessages(it, inject), inject);
+            yield* serve(ctx, open, clientMessages(it, inject), who, inject);
           };
         case 'client_streaming':
           return async (reqs: AsyncIterable<ProtoMessage>, ctx: ConnectContext) => {
+            const who = await admit(ctx, undefined);
             const it = reqs[Symbol.asyncIterator]();
-            return collect(ctx, await firstOpen(it), clientMessages(it));
+            return collect(ctx, await firstOpen(it), clientMessages(it), who);
           };
         default:
           throw new Error(`internal: rpc ${m.name} is unary`);
@@ -442,7 +544,10 @@ export function createGrpcRouter(
   const register = (router: ConnectRouter) => {
     for (const b of bound) router.rpc(b.method, b.impl as never);
   };
-  const adapter = connectNodeAdapter({ routes: register });
+  const adapter = connectNodeAdapter({
+    routes: register,
+    contextValues: (req) => createContextValues().set(REMOTE_ADDRESS, req.socket?.remoteAddress),
+  });
   return {
     routes: register,
     node: options.cors ? withCors(adapter, options.cors) : adapter,

@@ -72,8 +72,12 @@ type Msg = { type: string; id: string; data: unknown };
 
 const ID = /^([\w-]{22})\.([1-9]\d{0,14})$/;
 
-/** Status codes after which a server-streaming call is tried again (with resume when it has one). */
-const TRANSIENT = new Set<Code>([Code.Unavailable, Code.Unknown, Code.Internal, Code.Aborted, Code.DeadlineExceeded]);
+/**
+ * Status codes after which a server-streaming call is tried again (with resume when it has one).
+ * Canceled too: connect-node reports a connection cut under an HTTP/2 call (RST_STREAM CANCEL)
+ * that way; the caller's own abort is handled before this is consulted.
+ */
+const TRANSIENT = new Set<Code>([Code.Unavailable, Code.Unknown, Code.Internal, Code.Aborted, Code.DeadlineExceeded, Code.Canceled]);
 
 export function openCall<M extends Msg, C extends { type: string; data?: unknown } = never>(
   transport: Transport,
@@ -106,6 +110,8 @@ export function openCall<M extends Msg, C extends { type: string; data?: unknown
 
   // The client's messages, in order, until close(); each send resolves once the transport takes it.
   const outbox: { m: C; taken: () => void }[] = [];
+  // Client messages handed to a transport: once any is, a call can no longer be opened again.
+  let sent = 0;
   let closed = false;
   let wakeOutbox: (() => void) | undefined;
   const poke = () => {
@@ -135,6 +141,7 @@ export function openCall<M extends Msg, C extends { type: string; data?: unknown
       const next = outbox.shift();
       if (next) {
         next.taken();
+        sent++;
         yield clientMessage(next.m);
         continue;
       }
@@ -160,6 +167,9 @@ export function openCall<M extends Msg, C extends { type: string; data?: unknown
 
   async function* run(): AsyncGenerator<M, void, void> {
     let attempts = 0;
+    // UNAUTHENTICATED since the last message: the first is tried again with headers asked for
+    // anew (a token may have expired), the second ends the call; never a retry loop.
+    let unauthenticated = 0;
     let seq = lastId !== undefined ? Number(ID.exec(lastId)?.[2] ?? NaN) : 0;
     let streamId = lastId !== undefined ? ID.exec(lastId)?.[1] : undefined;
     if (lastId !== undefined && (!target.resume || streamId === undefined)) throw new StreamProtocolError(`cannot resume from ${JSON.stringify(lastId)}`);
@@ -206,7 +216,7 @@ export function openCall<M extends Msg, C extends { type: string; data?: unknown
           if (target.wire.dropped !== undefined) dropped += Number(json[target.wire.dropped] ?? 0);
           const id = `${streamId ?? 'unnumbered'}.${n}`;
           if (streamId !== undefined) lastId = id;
-          attempts = 0;
+          attempts = unauthenticated = 0;
           yield { type, id, data: noPayload.has(type) ? null : json[key] } as M;
           if (type === target.terminal) return setState('closed');
         }
@@ -222,6 +232,18 @@ export function openCall<M extends Msg, C extends { type: string; data?: unknown
           throw e;
         }
         const ce = ConnectError.from(e);
+        // Nothing of a rejected call was delivered, so it can be opened again unless a client
+        // message already went out (it cannot be replayed).
+        const unknownCaller = ce.code === Code.Unauthenticated && !idleFired;
+        if (unknownCaller && unauthenticated++ === 0 && sent === 0) {
+          // Straight back, without backoff or counting an attempt: only the headers change.
+          setState('reconnecting');
+          continue;
+        }
+        if (unknownCaller) {
+          setState('closed');
+          throw ce.metadata.get(ERROR_CODE_KEY) ? fromConnectError(ce) : new StreamError('UNAUTHENTICATED', ce.rawMessage);
+        }
         if (ce.metadata.get(ERROR_CODE_KEY)) {
           setState('closed');
           throw fromConnectError(ce);

@@ -86,14 +86,14 @@ afterAll(async () => {
  * router on another (createH2cServer, CORS for the page's origin); `kill()` drops every
  * connection the API server holds.
  */
-async function serve(): Promise<{ web: TestServer; api: string; calls: Calls }> {
+async function serve(listed = true): Promise<{ web: TestServer; api: string; calls: Calls }> {
   const calls: Calls = { resumes: [], headers: [], aborted: 0 };
   const web = await startServer((_, res) => res.writeHead(404).end());
   web.file('/__test/client.js', bundle, 'text/javascript');
   const sockets = new Set<Socket>();
   const router = serverMod.createRouter(
     handlers(serverMod, calls, () => sockets.forEach((s) => s.destroy())),
-    { onError: () => {}, cors: { origin: [web.origin] } },
+    { onError: () => {}, ...(listed ? { cors: { origin: [web.origin] } } : {}) },
   );
   const api: Server = serverMod.createH2cServer(router.node);
   api.on('connection', (s: Socket) => {
@@ -241,5 +241,16 @@ describe('the browser client bundle', () => {
     // platform browser fails on a node: import; connect-node's own code must not ride along either.
     expect(text).not.toMatch(/node:http2|createGrpcTransport|Http2SessionManager/);
     expect(bytes).toBeLessThanOrEqual(BUDGET);
+  });
+});
+
+describe('a page on an origin the router does not list', () => {
+  it.each(['connect', 'grpc-web'] as const)('cannot read a stream over %s, and no handler runs', async (protocol) => {
+    const { api, calls } = await serve(false);
+    const out = await page.evaluate(iterateInPage, { baseUrl: api, protocol, symbol: 'ACME', count: 2 });
+    // The preflight gets no Access-Control-Allow-Origin: Chromium never sends the call.
+    expect(out.messages).toEqual([]);
+    expect(out.error?.name).toBe('StreamInterruptedError');
+    expect(calls.headers).toEqual([]);
   });
 });

@@ -337,3 +337,53 @@ describe('the generated client in Node with npm ws injected', () => {
     expect(numbered).toBe(101);
   });
 });
+
+describe("Chromium's WebSocket from a page on another origin", () => {
+  // The page on one 127.0.0.1 port, the room router on another: the upgrade's Origin is foreign.
+  async function fromForeignPage(listed: boolean): Promise<{ opened: boolean; code: number; starts: number }> {
+    const calls: Calls = { resumes: [], headers: [], aborted: 0 };
+    const web = await startServer((_, res) => res.writeHead(404).end());
+    const api = await startServer((_, res) => res.writeHead(404).end());
+    const router = createRouter(roomHandlers(calls, () => {}), {
+      authenticate: demoAuthenticate,
+      onError: () => {},
+      ...(listed ? { cors: { origin: [web.origin] } } : {}),
+    });
+    router.upgrade(api.http);
+    cleanups.push(async () => {
+      router.close();
+      await api.close();
+      await web.close();
+    });
+    await page.goto(web.page);
+    const out = await page.evaluate(
+      (url) =>
+        new Promise<{ opened: boolean; code: number }>((resolve) => {
+          let opened = false;
+          const ws = new WebSocket(url, 'streamspec.v1');
+          ws.onopen = () => {
+            opened = true;
+            ws.send(JSON.stringify({ type: '$open', request: { displayName: 'ada' } }));
+            setTimeout(() => ws.close(1000), 300);
+          };
+          ws.onclose = (e) => resolve({ opened, code: e.code });
+          setTimeout(() => resolve({ opened, code: -1 }), 5_000);
+        }),
+      `${api.origin.replace('http', 'ws')}/v1/rooms/lobby`,
+    );
+    return { ...out, starts: calls.headers.length + calls.resumes.length };
+  }
+
+  it('is refused at the upgrade when the router does not list the origin: no socket, no handler', async () => {
+    const out = await fromForeignPage(false);
+    expect(out.opened).toBe(false);
+    expect(out.code).toBe(1006); // what a browser reports for a refused handshake
+    expect(out.starts).toBe(0);
+  });
+
+  it('connects when cors.origin lists the page origin', async () => {
+    const out = await fromForeignPage(true);
+    expect(out.opened).toBe(true);
+    expect(out.code).toBe(1000);
+  });
+});

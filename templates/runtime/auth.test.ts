@@ -80,6 +80,13 @@ describe('authenticate', () => {
     expect(got).toEqual({ kind: 'ok', principal: { sub: 'x' }, id: 'u:x' });
   });
 
+  it('a principalId that gives no id is a server fault, never an anonymous caller', async () => {
+    for (const id of [undefined, '', 7])
+      await expect(authenticate('required', { authenticate: () => ({ sub: 'x' }), principalId: () => id as unknown as string }, request)).rejects.toThrow(
+        'principalId(p) must return a non-empty string',
+      );
+  });
+
   it('no hook: anonymous whatever the mode', async () => {
     expect(await authenticate('optional', {}, request)).toEqual({ kind: 'ok', principal: undefined, id: undefined });
   });

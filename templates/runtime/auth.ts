@@ -86,7 +86,12 @@ export function parseCookies(header: string | null): Record<string, string> {
 }
 
 function idOf<P>(principal: P, options: AuthOptions<P>): string {
-  if (options.principalId) return options.principalId(principal);
+  if (options.principalId) {
+    // An empty or missing id would make a signed-in caller anonymous (resume checks, the limit).
+    const id: unknown = options.principalId(principal);
+    if (typeof id === 'string' && id !== '') return id;
+    throw new TypeError('streamspec: principalId(p) must return a non-empty string');
+  }
   const id = (principal as { id?: unknown } | null)?.id;
   if (typeof id === 'string' || typeof id === 'number') return String(id);
   throw new TypeError('streamspec: the principal authenticate returned has no string or number `id`; return { id, ... } or pass a principalId(p) option');

@@ -262,7 +262,9 @@ export function createGrpcRouter<P = unknown>(
         });
       } catch (error) {
         report(error, d.name);
-        throw toConnectError('INTERNAL', 'internal error', false);
+        // A server fault, not a verdict: UNAVAILABLE without a contract code, which clients retry
+        // (as a 500 is retried over HTTP), so an auth backend's blip does not end a stream for good.
+        throw new ConnectError('internal error', Code.Unavailable);
       }
       if (who.kind === 'denied') throw toConnectError(who.code, who.message, false);
       return who;

@@ -135,9 +135,14 @@ export function openCall<M extends Msg, C extends { type: string; data?: unknown
     if (key === undefined) throw new TypeError(`unknown client message type ${JSON.stringify(m.type)}`);
     return codec.toMessage(input, { [key]: noPayload.has(m.type) ? {} : m.data });
   };
+  // Each call's request generator has its generation: one left parked by a failed call must not
+  // take a message from the outbox once a newer call has started (it would go to a dead call).
+  let generation = 0;
   async function* requests(): AsyncGenerator<ProtoMessage> {
+    const mine = ++generation;
     yield codec.toMessage(input, { [target.wire.openCase!]: openJson() });
     for (;;) {
+      if (mine !== generation) return;
       const next = outbox.shift();
       if (next) {
         next.taken();
@@ -195,6 +200,7 @@ export function openCall<M extends Msg, C extends { type: string; data?: unknown
         }, target.idleMs);
       };
       let failure: unknown;
+      let got = false; // a response arrived on this attempt
       try {
         alive();
         const headers = await client.headers?.();
@@ -203,6 +209,7 @@ export function openCall<M extends Msg, C extends { type: string; data?: unknown
           if (id) streamId = id;
         });
         for await (const res of responses) {
+          got = true;
           alive();
           setState('open');
           const json = codec.fromMessage(output, res) as Json;
@@ -234,7 +241,9 @@ export function openCall<M extends Msg, C extends { type: string; data?: unknown
         const ce = ConnectError.from(e);
         // Nothing of a rejected call was delivered, so it can be opened again unless a client
         // message already went out (it cannot be replayed).
-        const unknownCaller = ce.code === Code.Unauthenticated && !idleFired;
+        // Only a refusal before anything arrived is the hook's: a handler's UNAUTHENTICATED later in
+        // the call is its error, and reopening would run the handler again.
+        const unknownCaller = ce.code === Code.Unauthenticated && !idleFired && !got;
         if (unknownCaller && unauthenticated++ === 0 && sent === 0) {
           // Straight back, without backoff or counting an attempt: only the headers change.
           setState('reconnecting');

@@ -396,7 +396,9 @@ export function createWebSocketRouter<P = unknown>(
             // The hook threw something other than a rejection: a server fault, as on HTTP.
             early = undefined;
             report(error, d.name);
-            hangUp(CLOSE.internal, 'INTERNAL: internal error');
+            // No `CODE:` in the reason: clients retry it (as a 500 over HTTP), so an auth
+            // backend's blip does not end a stream for good.
+            hangUp(CLOSE.internal, 'internal error');
           },
         );
         return;

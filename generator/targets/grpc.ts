@@ -11,11 +11,12 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import type { BoundContract, BoundStream } from '../ir/bind.ts';
-import { names } from '../ir/names.ts';
+import type { NamedType } from '../ir/types.ts';
 import { buildProtoModel, type ProtoStreamPlan } from '../schema/proto.ts';
 import { code, tsValue } from '../render/escape.ts';
 import type { Target } from './index.ts';
 import { runtimeTargets } from './runtime.ts';
+import { contractNames, streamView as sharedStreamView, typesByKey } from './stream-view.ts';
 import { sendsClientMessages } from './websocket-client.ts';
 
 /** Runtime modules (templates/runtime/) copied for this transport, beyond validation and errors. */
@@ -186,13 +187,12 @@ export interface GrpcView {
 export function grpcView(bound: BoundContract, header: string): GrpcView {
   const { contract } = bound;
   const proto = buildProtoModel(contract, undefined);
-  const pascal = names(contract.package.segments.find((s) => !/^v\d/.test(s)) ?? contract.package.segments[0]!).pascal;
   const stem = proto.path.replace(/\.proto$/, '');
-  const streams = bound.streams.map((b) => streamView(b, proto.codec.streams[b.stream.name.wire]!, bound));
+  const types = typesByKey(bound);
+  const streams = bound.streams.map((b) => streamView(b, proto.codec.streams[b.stream.name.wire]!, types));
   return {
     header,
-    handlersType: `${pascal}Handlers`,
-    clientType: `${pascal}Client`,
+    ...contractNames(bound),
     pbModule: `./proto/${stem}_pb.js`,
     fileExport: `file_${stem.replace(/[^a-zA-Z0-9_]+/g, '_')}`,
     serviceName: proto.view.service.name,
@@ -202,11 +202,10 @@ export function grpcView(bound: BoundContract, header: string): GrpcView {
   };
 }
 
-function streamView(b: BoundStream, plan: ProtoStreamPlan, bound: BoundContract): GrpcStreamView {
+function streamView(b: BoundStream, plan: ProtoStreamPlan, types: ReadonlyMap<string, NamedType>): GrpcStreamView {
   const s = b.stream;
-  const n = s.typeNames;
-  const types = new Map(bound.contract.types.map((t) => [t.key, t]));
-  const requestTypeName = s.request?.kind === 'ref' ? types.get(s.request.target)!.name.type : undefined;
+  // The names every transport's view shares (stream-view.ts); gRPC adds its wire plan below.
+  const shared = sharedStreamView(b, types);
   // The same rule as the WebSocket views, so a stream's `messages`/`send()` never differ by transport.
   const sends = sendsClientMessages(s);
   const noPayload = [...s.messages, ...s.clientMessages].filter((m) => m.payload === undefined).map((m) => m.name.wire);
@@ -255,22 +254,21 @@ function streamView(b: BoundStream, plan: ProtoStreamPlan, bound: BoundContract)
     buffer: bp.buffer,
   };
   return {
-    wire: s.name.wire,
-    doc: [s.summary?.trim(), s.description?.trim()].filter(Boolean).join('\n\n') || `Stream ${s.name.wire}.`,
-    method: s.name.camel,
-    openFn: `open${s.name.pascal}`,
-    descriptor: `${s.name.camel}Stream`,
-    contextType: `${s.name.pascal}Context`,
-    yieldType: `${s.name.pascal}Yield`,
-    endType: `${s.name.pascal}Terminal`,
-    endOptional: s.termination.payload === undefined,
-    messageType: `T.${n.message}`,
-    clientMessageType: sends ? `T.${n.clientMessage}` : 'never',
-    paramsType: `T.${n.params}`,
-    requestType: requestTypeName ? `T.${requestTypeName}` : 'undefined',
-    // Unsaid auth is required whenever there is a hook to give a principal (P): the HTTP views' rule.
-    principalType: s.auth.kind === 'optional' ? 'P | undefined' : s.auth.kind === 'none' ? 'undefined' : 'P',
-    terminal: s.termination.message.wire,
+    wire: shared.wire,
+    doc: shared.doc,
+    method: shared.method,
+    openFn: shared.openFn,
+    descriptor: shared.descriptor,
+    contextType: shared.contextType,
+    yieldType: shared.yieldType,
+    endType: shared.endType,
+    endOptional: shared.endOptional,
+    messageType: shared.messageType,
+    clientMessageType: sends ? `T.${s.typeNames.clientMessage}` : 'never',
+    paramsType: shared.paramsType,
+    requestType: shared.requestType,
+    principalType: shared.principalType,
+    terminal: shared.terminal,
     sends,
     browser: s.direction === 'server-to-client',
     descriptorLiteral: tsValue(descriptor),

@@ -23,13 +23,11 @@ import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { gzipSync } from 'node:zlib';
-import { build } from 'esbuild';
 import { createParser } from 'eventsource-parser';
 import type * as Client from '../generated/assistant/client.ts';
 import type * as Server_ from '../generated/assistant/server.ts';
 import { listen, loadGenerated, within, type GeneratedCode } from '../test/http-harness.ts';
-import { median, percentile, printRows, type Row } from './rows.ts';
+import { bundleRow, median, percentile, printRows, type Row } from './rows.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const { values } = parseArgs({
@@ -321,25 +319,7 @@ async function memory(g: Generated): Promise<void> {
 
 async function bundle(): Promise<void> {
   log('bench: client bundle for one stream...');
-  const result = await build({
-    stdin: { contents: "export { openCompletion } from './generated/assistant/client.ts';\n", resolveDir: ROOT, loader: 'ts' },
-    bundle: true,
-    minify: true,
-    format: 'esm',
-    write: false,
-    logLevel: 'silent',
-  });
-  const out = result.outputFiles[0]!.contents;
-  const gz = gzipSync(out, { level: 9 }).length;
-  rows.push({
-    case: 'client bundle, one stream',
-    transport: 'sse',
-    value: gz,
-    unit: 'B gzip',
-    target: `<= ${TARGET_BUNDLE} B`,
-    pass: gz <= TARGET_BUNDLE,
-    note: `${out.length} B minified (esbuild), eventsource-parser included`,
-  });
+  rows.push(await bundleRow("export { openCompletion } from './generated/assistant/client.ts';\n", ROOT, 'sse', TARGET_BUNDLE, 'eventsource-parser included'));
 }
 
 

@@ -1,6 +1,9 @@
 // What the streaming benches (http, ws, grpc) share: the row shape, the statistics, and how the
 // rows are printed — a table and PASS/FAIL verdicts, or JSON rows for `--json`.
 
+import { gzipSync } from 'node:zlib';
+import { build } from 'esbuild';
+
 export interface Row {
   readonly case: string;
   /** The transport the row measures; `-` for a row about none in particular. */
@@ -33,4 +36,27 @@ export function printRows(rows: readonly Row[], name: string, startedMs: number,
     process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
     process.stderr.write(`${verdicts.join('\n')}\n`);
   } else process.stdout.write(`${table(rows)}\n\n${verdicts.join('\n')}\n`);
+}
+
+/** The row for a client bundle: `entry` (code importing one stream's client) bundled, minified and gzipped. */
+export async function bundleRow(entry: string, resolveDir: string, transport: string, targetBytes: number, what: string): Promise<Row> {
+  const result = await build({
+    stdin: { contents: entry, resolveDir, loader: 'ts' },
+    bundle: true,
+    minify: true,
+    format: 'esm',
+    write: false,
+    logLevel: 'silent',
+  });
+  const out = result.outputFiles[0]!.contents;
+  const gz = gzipSync(out, { level: 9 }).length;
+  return {
+    case: 'client bundle, one stream',
+    transport,
+    value: gz,
+    unit: 'B gzip',
+    target: `<= ${targetBytes} B`,
+    pass: gz <= targetBytes,
+    note: `${out.length} B minified (esbuild), ${what}`,
+  };
 }

@@ -19,14 +19,12 @@ import type { AddressInfo, Socket } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { gzipSync } from 'node:zlib';
-import { build } from 'esbuild';
 import WebSocket, { WebSocketServer } from 'ws';
 import type * as Client from '../generated/room/client.ts';
 import type * as Server_ from '../generated/room/server.ts';
 import { loadGenerated, within, type GeneratedCode } from '../test/http-harness.ts';
 import { removeWorkDirs, workDir } from '../test/support/tools.ts';
-import { median, printRows, type Row } from './rows.ts';
+import { bundleRow, median, printRows, type Row } from './rows.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const { values } = parseArgs({ options: { json: { type: 'boolean', default: false }, only: { type: 'string' } } });
@@ -210,25 +208,7 @@ async function throughput(g: AssistantWs): Promise<void> {
 
 async function bundle(): Promise<void> {
   log('bench: websocket client bundle for one stream...');
-  const result = await build({
-    stdin: { contents: "export { openRoom } from './generated/room/client.ts';\n", resolveDir: ROOT, loader: 'ts' },
-    bundle: true,
-    minify: true,
-    format: 'esm',
-    write: false,
-    logLevel: 'silent',
-  });
-  const out = result.outputFiles[0]!.contents;
-  const gz = gzipSync(out, { level: 9 }).length;
-  rows.push({
-    case: 'client bundle, one stream',
-    transport: 'websocket',
-    value: gz,
-    unit: 'B gzip',
-    target: `<= ${TARGET_BUNDLE} B`,
-    pass: gz <= TARGET_BUNDLE,
-    note: `${out.length} B minified (esbuild), generated/room openRoom`,
-  });
+  rows.push(await bundleRow("export { openRoom } from './generated/room/client.ts';\n", ROOT, 'websocket', TARGET_BUNDLE, 'generated/room openRoom'));
 }
 
 

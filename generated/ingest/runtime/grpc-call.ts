@@ -136,7 +136,7 @@ export function openCall<M extends Msg, C extends { type: string; data?: unknown
     return codec.toMessage(input, { [key]: noPayload.has(m.type) ? {} : m.data });
   };
   // Each call's request generator has its generation: one left parked by a failed call must not
-  // take a message from the outbox once a newer call has started (it would go to a dead call).
+  // take a message from the outbox once its call has ended (it would go to a dead call).
   let generation = 0;
   async function* requests(): AsyncGenerator<ProtoMessage> {
     const mine = ++generation;
@@ -266,6 +266,10 @@ export function openCall<M extends Msg, C extends { type: string; data?: unknown
         clearTimeout(idle);
         signal?.removeEventListener('abort', abort);
         ac.abort();
+        // Retire this attempt's request generator, waking it if parked, so it returns instead of
+        // taking a message queued for the next attempt (a send() during the headers refresh).
+        generation++;
+        poke();
       }
       // Only a server-streaming call can be opened again: a client's messages cannot be replayed.
       const canResume = reconnects && (lastId === undefined ? seq === 0 : target.resume);

@@ -128,6 +128,39 @@ describe('fixtures', () => {
     writeFileSync(file, JSON.stringify({ room: { params: { roomId: 'lobby' }, messages: mine } }));
     expect(fixtureFor(roomConformance, fixtures, file)).toEqual({ params: { roomId: 'lobby' }, request: fixtures['room']!.request, messages: mine });
   });
+
+  it('take params and headers for every stream from a "*" entry, the stream\'s own entry over it', () => {
+    const file = join(workDir('conformance-fixtures'), 'all.json');
+    writeFileSync(
+      file,
+      JSON.stringify({ '*': { params: { roomId: 'all' }, headers: { authorization: 'Bearer all', 'x-tenant': 'a' } }, room: { headers: { authorization: 'Bearer room' } } }),
+    );
+    const f = fixtureFor(roomConformance, fixtures, file);
+    expect(f.params).toEqual({ roomId: 'all' });
+    expect(f.headers).toEqual({ authorization: 'Bearer room', 'x-tenant': 'a' });
+    expect(f.messages).toEqual(fixtures['room']!.messages);
+  });
+
+  it("send their headers in the open frame: a server that requires credentials streams to the checks", async () => {
+    const router = createRouter(createHandlers({ backlog: 3 }), {
+      // Only Bearer t: without it the open frame is refused (4401), so a pass proves the headers went.
+      authenticate: (req) => (req.headers.get('authorization') === 'Bearer t' ? { id: 't' } : undefined),
+      onError: () => {},
+    });
+    const server = createServer((_, res) => res.writeHead(426).end());
+    router.upgrade(server);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    closers.push(async () => {
+      router.close();
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    });
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const [framing] = conformanceChecks(roomConformance, { ...fixtures['room']!, headers: { authorization: 'Bearer t' } });
+    expect(await framing!.run({ baseUrl: base })).toEqual({ ok: true });
+    const [refused] = conformanceChecks(roomConformance, fixtures['room']!);
+    await expect(refused!.run({ baseUrl: base })).rejects.toThrow(/^stream room: closed 4401 .* instead of streaming \(check the fixture's params, request, messages and headers\)$/);
+  });
 });
 
 describe('broken WebSocket servers fail the suite on the check that names their fault', () => {

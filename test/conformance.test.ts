@@ -14,9 +14,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { router as alertsRouter } from '../examples/alerts/server.ts';
 import { createHandlers as assistantHandlers } from '../examples/assistant/handlers.ts';
 import { createHandlers as telemetryHandlers } from '../examples/telemetry/handlers.ts';
-import { createRouter as assistantRouter } from '../generated/assistant/server.ts';
+import { completionConformance, fixtures as assistantFixtures } from '../generated/assistant/conformance/streams.ts';
+import { createRouter as assistantRouter, StreamError } from '../generated/assistant/server.ts';
 import { alertsConformance, fixtures } from '../generated/alerts/conformance/streams.ts';
-import { conformanceChecks, ConformanceViolation, type ConformanceStream } from '../generated/alerts/runtime/conformance.ts';
+import { conformanceChecks, ConformanceViolation, type ConformanceStream, type Fixture } from '../generated/alerts/runtime/conformance.ts';
 import { createRouter as telemetryRouter } from '../generated/telemetry/server.ts';
 import { startMock } from '../generator/mock.ts';
 import { listen, type Listening } from './http-harness.ts';
@@ -99,6 +100,31 @@ describe('generated suites against the example servers', () => {
     } finally {
       await mock.close();
     }
+  });
+});
+
+describe('a server that requires credentials', () => {
+  // Bearer t, and nothing else: no header is anonymous (401), a wrong one is refused (401).
+  const strict = () =>
+    assistantRouter(assistantHandlers(), {
+      authenticate: (req) => {
+        const h = req.headers.get('authorization');
+        if (h === null) return undefined;
+        if (h !== 'Bearer t') throw new StreamError('UNAUTHENTICATED', 'unknown token');
+        return { id: 't' };
+      },
+    });
+  const checks = (fixture: Fixture) => conformanceChecks(completionConformance, fixture).filter((c) => ['framing', 'sequence', 'resume'].includes(c.name));
+
+  it("is judged with the fixture's headers on every call, a resume included", async () => {
+    const base = await serve(strict().node);
+    for (const check of checks({ ...assistantFixtures['completion']!, headers: { authorization: 'Bearer t' } })) expect(await check.run({ baseUrl: base })).toEqual({ ok: true });
+  });
+
+  it('without them, every check fails saying what the server answered and what to check', async () => {
+    const base = await serve(strict().node);
+    for (const check of checks(assistantFixtures['completion']!))
+      await expect(check.run({ baseUrl: base })).rejects.toThrow(/^stream completion: answered 401 UNAUTHENTICATED instead of streaming \(check the fixture's params, request and headers\)$/);
   });
 });
 

@@ -1,15 +1,16 @@
 // View models for the generated conformance suites (issue 6): `conformance/streams.ts` describes
 // each stream as the contract declares it, with example params and request (and, on WebSocket,
 // example client messages), and one vitest file per stream runs the checks of
-// runtime/conformance.ts against the server at STREAMSPEC_BASE_URL. SSE, NDJSON and WebSocket
-// have suites; gRPC has none yet.
+// runtime/conformance.ts against the server at STREAMSPEC_BASE_URL, for every transport (gRPC
+// through the reader of runtime/conformance-grpc.ts, over the stream's rpc).
 
 import type { BoundContract, BoundStream } from '../ir/bind.ts';
 import type { NamedType } from '../ir/types.ts';
 import { tsValue } from '../render/escape.ts';
 import { exampleValue } from '../schema/examples.ts';
+import { grpcView } from './grpc.ts';
 import type { Target } from './index.ts';
-import { initialCredits } from './websocket-client.ts';
+import { initialCredits, sendsClientMessages } from './websocket-client.ts';
 
 export interface ConformanceStreamView {
   readonly wire: string;
@@ -31,23 +32,31 @@ export interface ConformanceStreamView {
   readonly lossy: boolean;
   readonly resume: boolean;
   readonly heartbeatMs: number;
-  /** WebSocket only (undefined on HTTP, and then left out of streams.ts). */
+  /** WebSocket and gRPC (undefined on HTTP, and then left out of streams.ts). */
   readonly direction: string | undefined;
   /** WebSocket only: the open frame's default grant. */
   readonly credits: number | undefined;
+  /** gRPC only: a finished TS expression, the rpc's wire plan for the reader (`{ rpc, wire, ... }`). */
+  readonly grpcTarget: string | undefined;
   /** A finished TS expression (escaped by tsValue): `{ params: {...}, request: {...}, messages: [...] }`. */
   readonly fixture: string;
 }
 
-const SUITE_TRANSPORTS: ReadonlySet<string> = new Set(['sse', 'ndjson', 'websocket']);
-
-/** The conformance files for SSE, NDJSON and WebSocket; empty for gRPC until it has suites. */
+/** The conformance files of a contract: `streams.ts` and one suite per stream. */
 export function conformanceTargets(bound: BoundContract, tsHeader: string): Target[] {
-  if (!SUITE_TRANSPORTS.has(bound.transport)) return [];
   const types = new Map(bound.contract.types.map((t) => [t.key, t]));
-  const streams = bound.streams.map((b) => streamView(b, bound.transport, bound.contract.file, types));
+  // gRPC: the reader needs the rpc's descriptor (the `_pb.ts`) and the codec plan.
+  const grpc = bound.transport === 'grpc' ? grpcView(bound, tsHeader) : undefined;
+  const streams = bound.streams.map((b, i) => streamView(b, bound.transport, bound.contract.file, types, grpc?.streams[i]?.targetLiteral));
+  const proto = grpc && { module: `.${grpc.pbModule}`, fileExport: grpc.fileExport, plan: grpc.planLiteral };
   return [
-    { kind: 'template', path: 'conformance/streams.ts', template: 'conformance/streams.ts.hbs', context: { header: tsHeader, transport: bound.transport, streams }, finish: 'ts' },
+    {
+      kind: 'template',
+      path: 'conformance/streams.ts',
+      template: 'conformance/streams.ts.hbs',
+      context: { header: tsHeader, transport: bound.transport, streams, grpc: proto },
+      finish: 'ts',
+    },
     ...streams.map(
       (s): Target => ({
         kind: 'template',
@@ -60,12 +69,13 @@ export function conformanceTargets(bound: BoundContract, tsHeader: string): Targ
   ];
 }
 
-function streamView(b: BoundStream, transport: string, file: string, types: ReadonlyMap<string, NamedType>): ConformanceStreamView {
+function streamView(b: BoundStream, transport: string, file: string, types: ReadonlyMap<string, NamedType>, grpcTarget: string | undefined): ConformanceStreamView {
   const s = b.stream;
   const ws = transport === 'websocket';
+  const grpc = transport === 'grpc';
   const params = Object.fromEntries(s.params.map((p) => [p.name.wire, exampleValue(p.schema, types, 0)]));
   // One example of each client message type, so the server's answers to them are checked too.
-  const sends = ws && s.direction !== 'server-to-client' && s.clientMessages.length > 0;
+  const sends = (ws || grpc) && sendsClientMessages(s);
   const messages = sends ? s.clientMessages.map((m, i) => ({ type: m.name.wire, data: m.payload ? exampleValue(m.payload, types, i) : null })) : undefined;
   const fixture = { params, ...(s.request ? { request: exampleValue(s.request, types, 0) } : {}), ...(messages ? { messages } : {}) };
   return {
@@ -73,9 +83,10 @@ function streamView(b: BoundStream, transport: string, file: string, types: Read
     descriptor: `${s.name.camel}Conformance`,
     file: `${s.name.camel}.conformance.test.ts`,
     title: `stream ${s.name.wire} (${transport}) keeps the contract in ${file}`,
-    path: s.path.segments.map((g) => (g.kind === 'literal' ? { literal: g.text } : { param: g.name })),
-    // WebSocket: the upgrade is a GET; the request travels in the open frame.
-    method: !ws && b.requestVia === 'body' ? 'POST' : 'GET',
+    // gRPC: the rpc, not a path, names the stream.
+    path: grpc ? [] : s.path.segments.map((g) => (g.kind === 'literal' ? { literal: g.text } : { param: g.name })),
+    // WebSocket: the upgrade is a GET; the request travels in the open frame. gRPC: always POST.
+    method: grpc || (!ws && b.requestVia === 'body') ? 'POST' : 'GET',
     terminal: s.termination.message.wire,
     validateMessage: `v.validate${s.name.pascal}Message`,
     validateParams: `v.validate${s.name.pascal}Params`,
@@ -88,8 +99,9 @@ function streamView(b: BoundStream, transport: string, file: string, types: Read
     lossy: s.lossy,
     resume: s.resume.kind !== 'none',
     heartbeatMs: s.heartbeat.intervalMs,
-    direction: ws ? s.direction : undefined,
+    direction: ws || grpc ? s.direction : undefined,
     credits: ws ? initialCredits(s) : undefined,
+    grpcTarget,
     fixture: tsValue(fixture),
   };
 }

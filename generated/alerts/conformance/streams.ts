@@ -22,10 +22,11 @@ export const alertsConformance: ConformanceStream = {
 };
 
 /**
- * Schema-valid example params and request for each stream (and the client messages a WebSocket
- * stream is sent, then `$end`). To run the suites against a server with real data, put your own in
- * a JSON file (same shape, by stream name) and point STREAMSPEC_FIXTURES at it: its entries
- * replace these.
+ * Schema-valid example params and request for each stream (and the client messages a stream
+ * that takes them is sent before the client ends its side). To run the suites against a server
+ * with real data, put your own in a JSON file (same shape, by stream name) and point
+ * STREAMSPEC_FIXTURES at it: its entries replace these. `headers` (in a stream's entry, or in a
+ * `"*"` entry for every stream) go with every call: credentials for a server that requires them.
  */
 export const fixtures: Record<string, Fixture> = {
   alerts: { params: { fleetId: 'alpha' } },

@@ -3,9 +3,10 @@
 // the wire with its own strict reader (not the generated client, which forgives what it can) and
 // reports a violation in the contract's words: `stream alerts: message 3 has seq 5, expected 4 (gap)`.
 // The generated `conformance/*.conformance.test.ts` suites run these checks under vitest.
-// HTTP streaming transports (SSE, NDJSON) per docs/http-streaming.md, and WebSocket per
-// docs/websocket.md. Each transport's reader library (`eventsource-parser`, npm `ws`) is loaded
-// only when a check of that transport runs, so a project needs only its own.
+// HTTP streaming transports (SSE, NDJSON) per docs/http-streaming.md, WebSocket per
+// docs/websocket.md, and gRPC per docs/grpc.md (its reader is conformance-grpc.ts, handed in by
+// the stream's descriptor). Each transport's reader library (`eventsource-parser`, npm `ws`,
+// connect-node) is loaded only when a check of that transport runs, so a project needs only its own.
 
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -16,10 +17,10 @@ import type { Issue } from './validation.js';
 /** What a suite knows about one stream of the contract (generated into `conformance/streams.ts`). */
 export interface ConformanceStream {
   readonly name: string;
-  readonly transport: 'sse' | 'ndjson' | 'websocket';
-  /** Literal pieces and `{ param }` pieces of the path. */
+  readonly transport: 'sse' | 'ndjson' | 'websocket' | 'grpc';
+  /** Literal pieces and `{ param }` pieces of the path (gRPC: empty, the rpc is named by `grpc`). */
   readonly path: readonly (string | { readonly param: string })[];
-  /** HTTP transports: how the request travels. WebSocket: `GET` (the upgrade; the request goes in the open frame). */
+  /** HTTP transports: how the request travels. WebSocket: `GET` (the upgrade; the request goes in the open frame). gRPC: `POST`. */
   readonly method: 'GET' | 'POST';
   readonly terminal: string;
   /** The generated validators: the message union (`{ type, data }`), params and request. */
@@ -33,10 +34,23 @@ export interface ConformanceStream {
   readonly lossy: boolean;
   readonly resume: boolean;
   readonly heartbeatMs: number;
-  /** WebSocket only: who sends messages; absent on the HTTP transports (server-to-client). */
+  /** WebSocket and gRPC: who sends messages; absent on the HTTP transports (server-to-client). */
   readonly direction?: 'server-to-client' | 'client-to-server' | 'bidirectional';
   /** WebSocket only: the open frame's default grant (`backpressure.credits` of a credit stream, else `buffer`). */
   readonly credits?: number;
+  /** gRPC only: the reader for this stream's rpc (conformance-grpc.ts). */
+  readonly grpc?: GrpcReader;
+}
+
+/** How the checks read a gRPC stream: conformance-grpc.ts makes one per rpc. */
+export interface GrpcReader {
+  record(stream: ConformanceStream, fixture: Fixture, baseUrl: string, options: OpenOptions): Promise<Recording>;
+  /**
+   * The params and request the server reads after this input went through protobuf (proto3
+   * cannot tell an empty string from an absent one, nor send a string in a number field):
+   * undefined when protobuf cannot carry it at all.
+   */
+  roundTrip(input: Fixture): Fixture | undefined;
 }
 
 /** The params and request a check opens the stream with. */
@@ -44,10 +58,15 @@ export interface Fixture {
   readonly params: Readonly<Record<string, unknown>>;
   readonly request?: unknown;
   /**
-   * WebSocket streams with client messages: the `{ type, data }` messages a check sends after
-   * the open frame (within the server's grants), followed by `$end`.
+   * Streams with client messages (WebSocket, gRPC): the `{ type, data }` messages a check sends
+   * after opening (on WebSocket within the server's grants), then ends its side.
    */
   readonly messages?: readonly unknown[];
+  /**
+   * Credentials and other headers every call of the stream sends (HTTP headers; on WebSocket
+   * the open frame's `headers`; on gRPC request metadata): `{ "authorization": "Bearer ..." }`.
+   */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 export interface CheckContext {
@@ -128,6 +147,18 @@ export interface Recording {
   readonly protocol?: string;
   /** WebSocket: how the server closed the connection (absent when we stopped or timed out first). */
   readonly close?: { readonly code: number; readonly reason: string };
+  /** gRPC: the status the call ended with (absent when we stopped or timed out first). */
+  readonly grpc?: GrpcStatus;
+}
+
+/** A gRPC call's final status, with the contract's code from the `streamspec-error-code` metadata. */
+export interface GrpcStatus {
+  /** 0 is OK. */
+  readonly code: number;
+  /** `OUT_OF_RANGE`, ... */
+  readonly name: string;
+  readonly message: string;
+  readonly errorCode: string | undefined;
 }
 
 export interface OpenOptions {
@@ -145,11 +176,11 @@ export interface OpenOptions {
   readonly credits?: number;
   /** WebSocket: false grants nothing after the open frame; default true (the window is topped up as frames are taken, as the generated client does). */
   readonly grant?: boolean;
-  /** WebSocket: the client messages to send (default: the fixture's). */
+  /** WebSocket and gRPC: the client messages to send (default: the fixture's). */
   readonly messages?: readonly unknown[];
-  /** WebSocket: false sends no `$end` after them, so the client stays in the stream; default true. */
+  /** WebSocket and gRPC: false does not end the client's side after them (`$end`, the request stream's end), so the client stays in the stream; default true. */
   readonly end?: boolean;
-  /** WebSocket: how to leave when `until` says stop: a close frame (default), or `destroy` the socket without one (an abandoned consumer). */
+  /** WebSocket: how to leave when `until` says stop: a close frame (default), or `destroy` the socket without one (an abandoned consumer). gRPC: either cancels the call. */
   readonly leave?: 'close' | 'destroy';
 }
 
@@ -159,12 +190,13 @@ const FRAME_ID = /^([A-Za-z0-9_-]{22})\.(0|[1-9]\d{0,15})$/;
 const pathFor = (stream: ConformanceStream, fixture: Fixture) =>
   stream.path.map((p) => (typeof p === 'string' ? p : encodeURIComponent(String(fixture.params[p.param])))).join('');
 /** `baseUrl` with an http(s) scheme (the control endpoint, the HTTP transports), without a trailing slash. */
-const httpBase = (baseUrl: string) => baseUrl.replace(/\/+$/, '').replace(/^ws(s?):/i, 'http$1:');
+export const httpBase = (baseUrl: string) => baseUrl.replace(/\/+$/, '').replace(/^ws(s?):/i, 'http$1:');
 
 /** The URL and fetch init for one stream call, as docs/http-streaming.md "Opening a stream" says. */
 export function requestFor(stream: ConformanceStream, fixture: Fixture, baseUrl: string, resumeFrom?: string): { url: string; init: RequestInit } {
   const url = new URL(httpBase(baseUrl) + pathFor(stream, fixture));
-  const headers = new Headers({ accept: stream.transport === 'sse' ? 'text/event-stream' : 'application/x-ndjson' });
+  const headers = new Headers(fixture.headers);
+  headers.set('accept', stream.transport === 'sse' ? 'text/event-stream' : 'application/x-ndjson');
   let body: string | undefined;
   if (stream.method === 'POST') {
     headers.set('content-type', 'application/json');
@@ -180,7 +212,7 @@ export function requestFor(stream: ConformanceStream, fixture: Fixture, baseUrl:
  * A numbered frame as seen, or what is wrong with it: `id` must be `<streamId>.<seq>` and agree
  * with `seq` (`undefined` for SSE, which has no seq field).
  */
-function numbered(type: unknown, id: unknown, data: unknown, seq: unknown, at: number, dropped: number): Seen | string {
+export function numbered(type: unknown, id: unknown, data: unknown, seq: unknown, at: number, dropped: number): Seen | string {
   const m = typeof id === 'string' ? FRAME_ID.exec(id) : null;
   if (typeof type !== 'string' || !type) return `a frame without a type (id ${String(id)})`;
   if (!m) return `frame ${type} has id ${JSON.stringify(id)}, not <streamId>.<seq>`;
@@ -191,6 +223,10 @@ function numbered(type: unknown, id: unknown, data: unknown, seq: unknown, at: n
 /** Opens the stream and records everything until the body ends, `until` says stop, or the timeout. */
 export async function record(stream: ConformanceStream, fixture: Fixture, baseUrl: string, options: OpenOptions = {}): Promise<Recording> {
   if (stream.transport === 'websocket') return recordWebSocket(stream, fixture, baseUrl, options);
+  if (stream.transport === 'grpc') {
+    if (!stream.grpc) throw new Error(`stream ${stream.name}: a gRPC stream's descriptor needs its reader (grpc)`);
+    return stream.grpc.record(stream, fixture, baseUrl, options);
+  }
   const started = performance.now();
   const ac = new AbortController();
   const timeoutMs = options.timeoutMs ?? 30_000;
@@ -443,6 +479,7 @@ async function recordWebSocket(stream: ConformanceStream, fixture: Fixture, base
       send({
         type: '$open',
         ...(input.request !== undefined ? { request: input.request } : {}),
+        ...(input.headers !== undefined ? { headers: input.headers } : {}),
         ...(options.resumeFrom !== undefined ? { resume: options.resumeFrom } : {}),
         credits: window,
       });
@@ -492,22 +529,39 @@ export function conformanceChecks(stream: ConformanceStream, fixture: Fixture): 
   };
   const ok: CheckResult = { ok: true };
   const ws = stream.transport === 'websocket';
-  // WebSocket: only server messages are checked; a client-to-server stream has none but its terminal one.
-  const oneWayIn = ws && stream.direction === 'client-to-server';
+  const grpc = stream.transport === 'grpc';
+  // WebSocket and gRPC: only server messages are checked; a client-to-server stream has none but its terminal one.
+  const oneWayIn = stream.direction === 'client-to-server';
   const NO_SERVER_MESSAGES = 'a client-to-server stream has no server messages before its terminal one';
+
+  /**
+   * How the server answered instead of opening the stream, or undefined when it streamed: an HTTP
+   * status other than 200 (101 for WebSocket); a WebSocket close, or a gRPC status, before any
+   * message that is not the stream's own error end.
+   */
+  const refusal = (r: Recording): string | undefined => {
+    if (grpc) return r.grpc && r.grpc.code !== 0 && !frames(r.seen).length && !errorStatus(r.grpc) ? `ended the call with status ${describeStatus(r.grpc)}` : undefined;
+    if (r.status !== (ws ? 101 : 200)) return `answered ${r.status} ${describeBody(r.body)}`;
+    if (ws && r.close && !frames(r.seen).length && !errorClose(r.close.code)) return `closed ${describeClose(r.close)}${r.body === undefined ? '' : ` (${describeBody(r.body)})`}`;
+    return undefined;
+  };
+  const CHECK_FIXTURE = `check the fixture's params, request${oneWayIn || stream.direction === 'bidirectional' ? ', messages' : ''} and headers`;
 
   /** A whole stream, from the start, checked for framing on the way. */
   const whole = async (ctx: CheckContext, check: string, options: OpenOptions = {}) => {
     const r = await record(stream, fixture, ctx.baseUrl, { timeoutMs: ctx.timeoutMs, ...options });
-    if (r.status !== (ws ? 101 : 200)) fail(check, `answered ${r.status} ${describeBody(r.body)} instead of opening the stream (check the fixture's params and request)`);
-    // A close with a code that is not the stream's own end, before any message: the open frame was refused.
-    if (ws && r.close && !frames(r.seen).length && !errorClose(r.close.code))
-      fail(check, `closed ${describeClose(r.close)}${r.body === undefined ? '' : ` (${describeBody(r.body)})`} instead of streaming (check the fixture's params, request and messages)`);
+    const refused = refusal(r);
+    if (refused) fail(check, `${refused} instead of streaming (${CHECK_FIXTURE})`);
     if (r.malformed) fail(check, `malformed frame: ${r.malformed}`);
     return r;
   };
   /** An out-of-band error of the contract (WebSocket): close 4000 + index of a code, or 1011 INTERNAL. */
   const errorClose = (code: number) => stream.errors.mode === 'out-of-band' && (code === 1011 || (code >= 4000 && code < 4000 + Math.min(400, stream.errors.codes.length)));
+  /**
+   * gRPC: a status that is the stream's own error end (fail-fast or out-of-band), with one of the
+   * contract's codes; not one of the router's refusals before a stream opens.
+   */
+  const errorStatus = (g: GrpcStatus) => stream.errors.mode !== 'in-band' && g.errorCode !== undefined && stream.errors.codes.includes(g.errorCode) && !REFUSALS.has(g.errorCode);
 
   const framing: Check = {
     name: 'framing',
@@ -516,6 +570,8 @@ export function conformanceChecks(stream: ConformanceStream, fixture: Fixture): 
       const r = await whole(ctx, 'framing');
       if (ws) {
         if (r.protocol !== 'streamspec.v1') fail('framing', `the server accepted the subprotocol ${JSON.stringify(r.protocol)}, expected streamspec.v1`);
+      } else if (grpc) {
+        if (!/^application\/grpc(\+proto)?\s*(;|$)/i.test(r.contentType)) fail('framing', `Content-Type is ${JSON.stringify(r.contentType)}, expected application/grpc+proto`);
       } else {
         const want = stream.transport === 'sse' ? /^text\/event-stream\s*(;\s*charset=utf-8\s*)?$/i : /^application\/x-ndjson\s*(;|$)/i;
         if (!want.test(r.contentType)) fail('framing', `Content-Type is ${JSON.stringify(r.contentType)}, expected ${stream.transport === 'sse' ? 'text/event-stream' : 'application/x-ndjson'}`);
@@ -569,6 +625,15 @@ export function conformanceChecks(stream: ConformanceStream, fixture: Fixture): 
       const fs = frames(r.seen);
       if (r.ended === 'timeout') fail('termination', `no end within ${ctx.timeoutMs ?? 30_000} ms (${fs.length} messages so far)`);
       const at = fs.findIndex((f) => f.type === stream.terminal);
+      if (grpc) {
+        const status = r.grpc ? `status ${describeStatus(r.grpc)}` : 'no status';
+        // Fail-fast and out-of-band errors end the call with a status carrying a contract code.
+        if (at < 0 && r.grpc && errorStatus(r.grpc)) return ok;
+        if (at < 0) fail('termination', `the call ended with ${status} after ${fs.length} messages without the terminal message ${stream.terminal} (silence is not termination)`);
+        if (at < fs.length - 1) fail('termination', `message ${at + 2} (${fs[at + 1]!.type}) came after the terminal message ${stream.terminal}`);
+        if (r.grpc?.code !== 0) fail('termination', `after the terminal message ${stream.terminal} the call ended with ${status}, expected OK`);
+        return ok;
+      }
       const error = fs.findIndex((f) => f.type === '$error');
       const closed = r.close ? `the connection closed ${describeClose(r.close)}` : 'the connection closed';
       // WebSocket out-of-band errors end the stream with a close code and no frame.
@@ -583,13 +648,19 @@ export function conformanceChecks(stream: ConformanceStream, fixture: Fixture): 
 
   const endResume: Check = {
     name: 'resume-after-end',
-    title: ws ? 'a resume after the end is closed 1000 with no messages' : 'a reconnect after the end is answered 204',
+    title: ws ? 'a resume after the end is closed 1000 with no messages' : grpc ? 'a resume after the end ends OK with no messages' : 'a reconnect after the end is answered 204',
     async run(ctx) {
       if (!stream.resume) return { skipped: 'the stream has resume: none' };
       const r = await whole(ctx, 'resume-after-end');
       const last = frames(r.seen).at(-1);
       if (!last || last.type !== stream.terminal) return { skipped: 'the stream did not end with its terminal message (see the termination check)' };
       const again = await record(stream, fixture, ctx.baseUrl, { resumeFrom: last.id, timeoutMs: 5_000, messages: [] });
+      if (grpc) {
+        const n = frames(again.seen).length;
+        if (again.grpc?.code !== 0 || n > 0)
+          fail('resume-after-end', `a resume from the terminal message's id ${last.id} ended ${again.grpc ? `with status ${describeStatus(again.grpc)}` : `without a status (${again.ended})`}${n ? ` after ${n} messages` : ''}, expected OK with no messages (so clients stop reconnecting)`);
+        return ok;
+      }
       if (ws) {
         const n = frames(again.seen).length;
         if (again.status !== 101 || again.close?.code !== 1000 || n > 0)
@@ -619,9 +690,10 @@ export function conformanceChecks(stream: ConformanceStream, fixture: Fixture): 
       const seen = frames(full.seen);
       const again = full.ended === 'timeout' ? undefined : await record(stream, fixture, ctx.baseUrl, { resumeFrom: seen[k - 1]!.id, timeoutMs: ctx.timeoutMs, messages: [] });
       // RESUME_EXPIRED: the contract's retention is shorter than the stream; the resume below still runs.
-      const expired = ws ? again?.close?.code === 4410 : again?.status === 410;
+      const expired = ws ? again?.close?.code === 4410 : grpc ? again?.grpc?.errorCode === 'RESUME_EXPIRED' : again?.status === 410;
       if (again && !expired) {
-        if (again.status !== (ws ? 101 : 200)) fail('resume', `a resume from ${seen[k - 1]!.id} (message ${k} of a stream read to its end) was answered ${again.status} ${describeBody(again.body)}`);
+        const refused = refusal(again);
+        if (refused) fail('resume', `a resume from ${seen[k - 1]!.id} (message ${k} of a stream read to its end) ${refused}`);
         if (again.malformed) fail('resume', `after a resume from message ${k}: malformed frame: ${again.malformed}`);
         const gap = sequenceProblem(frames(again.seen), k + 1, `after resuming from message ${k}, `);
         if (gap) fail('resume', gap);
@@ -640,8 +712,10 @@ export function conformanceChecks(stream: ConformanceStream, fixture: Fixture): 
       const from = frames(first.seen)[k - 1]!;
       // WebSocket: the client messages went on the first connection; the resumed one only ends its side.
       const rest = await record(stream, fixture, ctx.baseUrl, { resumeFrom: from.id, timeoutMs: ctx.timeoutMs, messages: [] });
-      if (rest.status !== (ws ? 101 : 200)) fail('resume', `a resume from ${from.id} (message ${k}) was answered ${rest.status} ${describeBody(rest.body)}`);
+      const refused = refusal(rest);
+      if (refused) fail('resume', `a resume from ${from.id} (message ${k}) ${refused}`);
       if (ws && rest.close && !frames(rest.seen).length) fail('resume', `a resume from ${from.id} (message ${k}) was closed ${describeClose(rest.close)} with no messages`);
+      if (grpc && rest.grpc && rest.grpc.code !== 0 && !frames(rest.seen).length) fail('resume', `a resume from ${from.id} (message ${k}) ended with status ${describeStatus(rest.grpc)} and no messages`);
       if (rest.malformed) fail('resume', `after a resume from message ${k}: malformed frame: ${rest.malformed}`);
       const after = frames(rest.seen);
       if (!after.length) fail('resume', `a resume from message ${k} delivered nothing`);
@@ -660,6 +734,12 @@ export function conformanceChecks(stream: ConformanceStream, fixture: Fixture): 
       if (!stream.resume) return { skipped: 'the stream has resume: none' };
       const id = `${randomBytes(16).toString('base64url')}.1`;
       const r = await record(stream, fixture, ctx.baseUrl, { resumeFrom: id, timeoutMs: 5_000, messages: [] });
+      if (grpc) {
+        const n = frames(r.seen).length;
+        if (r.grpc?.code !== OUT_OF_RANGE || r.grpc.errorCode !== 'RESUME_EXPIRED' || n > 0)
+          fail('resume-expired', `a resume from an id the server never issued (${id}) ended ${r.grpc ? `with status ${describeStatus(r.grpc)}` : `without a status (${r.ended})`}${n ? ` after ${n} messages` : ''}, expected OUT_OF_RANGE (RESUME_EXPIRED) (a silent gap otherwise)`);
+        return ok;
+      }
       if (ws) {
         const n = frames(r.seen).length;
         if (r.status !== 101 || r.close?.code !== 4410 || n > 0)
@@ -706,12 +786,18 @@ export function conformanceChecks(stream: ConformanceStream, fixture: Fixture): 
 
   const invalid: Check = {
     name: 'invalid-request',
-    title: ws ? 'an invalid request is closed 4400 before the stream starts' : 'an invalid request is refused before the stream starts',
+    title: ws ? 'an invalid request is closed 4400 before the stream starts' : grpc ? 'an invalid request ends INVALID_ARGUMENT before the stream starts' : 'an invalid request is refused before the stream starts',
     async run(ctx) {
       const bad = invalidInput(stream, fixture);
       if (!bad) return { skipped: 'no params or request of this stream can be made invalid' };
       const r = await record(stream, fixture, ctx.baseUrl, { input: bad, timeoutMs: 5_000 });
       const code = (r.body as { code?: unknown } | undefined)?.code;
+      if (grpc) {
+        const n = frames(r.seen).length;
+        if (r.grpc?.code !== INVALID_ARGUMENT || r.grpc.errorCode !== 'INVALID_REQUEST' || n > 0)
+          fail('invalid-request', `a request with ${bad.why} ended ${r.grpc ? `with status ${describeStatus(r.grpc)}` : `without a status (${r.ended})`}${n ? ` after ${n} messages` : ''}, expected INVALID_ARGUMENT (INVALID_REQUEST)`);
+        return ok;
+      }
       if (ws) {
         const n = frames(r.seen).length;
         if (r.status !== 101 || r.close?.code !== 4400 || n > 0)
@@ -730,6 +816,7 @@ export function conformanceChecks(stream: ConformanceStream, fixture: Fixture): 
       ? `the server sends no more than the consumer's credit (${stream.backpressure.kind}, buffer ${stream.backpressure.buffer})`
       : `a slow consumer holds the producer back (${stream.backpressure.kind}, buffer ${stream.backpressure.buffer})`,
     async run(ctx) {
+      if (oneWayIn) return { skipped: NO_SERVER_MESSAGES };
       if (ws) return slowWebSocketConsumer(ctx);
       // The consumer stalls inside onSeen after the first message, long enough for every buffer
       // between it and the producer to fill; then the server's own account must stay in bounds.
@@ -758,7 +845,6 @@ export function conformanceChecks(stream: ConformanceStream, fixture: Fixture): 
    * no control endpoint; with one, the server's own account of what it held is checked too.
    */
   const slowWebSocketConsumer = async (ctx: CheckContext): Promise<CheckResult> => {
-    if (oneWayIn) return { skipped: NO_SERVER_MESSAGES };
     const total = frames((await whole(ctx, 'slow-consumer')).seen).length;
     if (total <= SLOW_GRANT) return { skipped: `the stream has ${total} messages, no more than the check's grant of ${SLOW_GRANT}: nothing to hold back` };
     const stop = new AbortController();
@@ -823,6 +909,7 @@ export function conformanceChecks(stream: ConformanceStream, fixture: Fixture): 
  * added) that breaks it. Undefined when none does (a stream whose inputs accept anything).
  */
 export function invalidInput(stream: ConformanceStream, fixture: Fixture): (Fixture & { readonly why: string }) | undefined {
+  if (stream.grpc) return invalidGrpcInput(stream, stream.grpc, fixture);
   const values = ['!', '-1', '1.5', 'not-a-valid-value', 'x'.repeat(4096)];
   for (const key of Object.keys(fixture.params))
     for (const v of values) {
@@ -851,6 +938,36 @@ export function invalidInput(stream: ConformanceStream, fixture: Fixture): (Fixt
   return undefined;
 }
 
+/**
+ * gRPC: params and request travel as protobuf fields, so only values a field can hold are tried
+ * (a string for a string, a number for a number), and a candidate counts only when what the
+ * server reads of it after protobuf (an absent field reads as its zero value) breaks the contract.
+ */
+function invalidGrpcInput(stream: ConformanceStream, reader: GrpcReader, fixture: Fixture): (Fixture & { readonly why: string }) | undefined {
+  const values: unknown[] = ['!', '', '-1', 'not-a-valid-value', 'x'.repeat(4096), -1, 1.5, 2 ** 31, 2 ** 53, 0];
+  const rejected = (input: Fixture) => {
+    const read = reader.roundTrip(input);
+    return read !== undefined && (stream.validateParams(read.params).length > 0 || (stream.hasRequest && stream.validateRequest(read.request).length > 0));
+  };
+  const show = (v: unknown) => JSON.stringify(typeof v === 'string' ? v.slice(0, 20) : v);
+  for (const key of Object.keys(fixture.params))
+    for (const v of values) {
+      const params = { ...fixture.params, [key]: v };
+      if (rejected({ ...fixture, params })) return { ...fixture, params, why: `params.${key} = ${show(v)}` };
+    }
+  if (!stream.hasRequest) return undefined;
+  const base = (typeof fixture.request === 'object' && fixture.request !== null ? fixture.request : {}) as Record<string, unknown>;
+  for (const key of Object.keys(base)) {
+    const { [key]: _, ...without } = base;
+    if (rejected({ ...fixture, request: without })) return { ...fixture, request: without, why: `the request without ${key}` };
+    for (const v of values) {
+      const request = { ...base, [key]: v };
+      if (rejected({ ...fixture, request })) return { ...fixture, request, why: `request.${key} = ${show(v)}` };
+    }
+  }
+  return undefined;
+}
+
 /** How the server sees query values: parsed to the fixture's types (number, boolean, array of them). */
 function withQueryTypes(request: Record<string, unknown>, like: Record<string, unknown>): Record<string, unknown> {
   const parse = (v: string, want: unknown): unknown => {
@@ -869,7 +986,10 @@ function withQueryTypes(request: Record<string, unknown>, like: Record<string, u
 
 /**
  * The fixture for a stream: the generated defaults (schema-valid example values), with the
- * stream's entry of the JSON file named by STREAMSPEC_FIXTURES over them, when set.
+ * JSON file named by STREAMSPEC_FIXTURES over them, when set: the params and headers of its
+ * `"*"` entry (typically `{ "headers": { "authorization": "Bearer ..." } }` for a server that
+ * requires credentials), then the stream's own entry. Params and headers are merged key by key;
+ * a stream's request and messages replace the defaults whole.
  */
 export function fixtureFor(stream: ConformanceStream, defaults: Readonly<Record<string, Fixture>>, file = process.env['STREAMSPEC_FIXTURES']): Fixture {
   const base = defaults[stream.name] ?? { params: {} };
@@ -880,10 +1000,11 @@ export function fixtureFor(stream: ConformanceStream, defaults: Readonly<Record<
   } catch (e) {
     throw new Error(`STREAMSPEC_FIXTURES=${file}: ${(e as Error).message}`);
   }
-  const mine = given[stream.name];
-  if (!mine) return base;
+  const all = given['*'] ?? {};
+  const mine = given[stream.name] ?? {};
   const pick = <K extends 'request' | 'messages'>(k: K) => (k in mine ? { [k]: mine[k] } : k in base ? { [k]: base[k] } : {});
-  return { params: { ...base.params, ...mine.params }, ...pick('request'), ...pick('messages') };
+  const headers = { ...base.headers, ...all.headers, ...mine.headers };
+  return { params: { ...base.params, ...all.params, ...mine.params }, ...pick('request'), ...pick('messages'), ...(Object.keys(headers).length ? { headers } : {}) };
 }
 
 /** The slow WebSocket consumer's only grant, and how long it then waits for frames beyond it. */
@@ -916,6 +1037,18 @@ export async function control(baseUrl: string, streamId: string): Promise<Instan
     return undefined;
   }
   return (await res.json()) as InstanceReport;
+}
+
+/** gRPC status codes the checks expect by number. */
+const INVALID_ARGUMENT = 3;
+const OUT_OF_RANGE = 11;
+/** The router's answers before a stream opens (docs/grpc.md); never a stream's own error end. */
+const REFUSALS: ReadonlySet<string> = new Set(['INVALID_REQUEST', 'RESUME_EXPIRED', 'UNAUTHENTICATED', 'PERMISSION_DENIED', 'RESOURCE_EXHAUSTED']);
+
+/** `OUT_OF_RANGE (RESUME_EXPIRED: stream position ... is not retained)`. */
+function describeStatus(g: GrpcStatus): string {
+  const detail = [g.errorCode, g.message].filter(Boolean).join(': ');
+  return detail ? `${g.name} (${detail.length > 120 ? `${detail.slice(0, 117)}...` : detail})` : g.name;
 }
 
 /** `4410 RESUME_EXPIRED: no such position`: a close code with its reason. */

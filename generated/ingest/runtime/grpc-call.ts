@@ -79,6 +79,18 @@ const ID = /^([\w-]{22})\.([1-9]\d{0,14})$/;
  */
 const TRANSIENT = new Set<Code>([Code.Unavailable, Code.Unknown, Code.Internal, Code.Aborted, Code.DeadlineExceeded, Code.Canceled]);
 
+/** The contract JSON of a call's open message: params, request and resume token where the wire plan puts them. */
+export function openMessageJson(wire: GrpcWirePlan, params: unknown, request: unknown, resumeFrom: string | undefined): Json {
+  const json: Json = {};
+  const given = (params ?? {}) as Json;
+  for (const [name, key] of Object.entries(wire.params)) if (given[name] !== undefined) json[key] = given[name];
+  const via = wire.requestVia;
+  if (via === 'inline') Object.assign(json, request as Json);
+  else if (via) json[via.field] = request;
+  if (wire.resumeToken !== undefined && resumeFrom !== undefined) json[wire.resumeToken] = resumeFrom;
+  return json;
+}
+
 export function openCall<M extends Msg, C extends { type: string; data?: unknown } = never>(
   transport: Transport,
   client: CallClientOptions,
@@ -120,16 +132,7 @@ export function openCall<M extends Msg, C extends { type: string; data?: unknown
     w?.();
   };
 
-  const openJson = (): Json => {
-    const json: Json = {};
-    const params = (args.params ?? {}) as Json;
-    for (const [wire, key] of Object.entries(target.wire.params)) if (params[wire] !== undefined) json[key] = params[wire];
-    const via = target.wire.requestVia;
-    if (via === 'inline') Object.assign(json, args.request as Json);
-    else if (via) json[via.field] = args.request;
-    if (target.wire.resumeToken !== undefined && lastId !== undefined) json[target.wire.resumeToken] = lastId;
-    return json;
-  };
+  const openJson = () => openMessageJson(target.wire, args.params, args.request, lastId);
   const clientMessage = (m: C): ProtoMessage => {
     const key = target.wire.clientEvents[m.type];
     if (key === undefined) throw new TypeError(`unknown client message type ${JSON.stringify(m.type)}`);

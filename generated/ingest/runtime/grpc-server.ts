@@ -25,6 +25,7 @@ import {
   type AuthOptions,
   type AuthOutcome,
 } from './auth.js';
+import { CONTROL_PATH, createControl, type Control, type InstanceStats } from './control.js';
 import { StreamError } from './errors.js';
 import { checkMessage, ContractViolation, errorData, issueText, newStreamId, startHandler, type CommonRouterOptions, type ErrorData, type Message, type StreamShape } from './frames.js';
 import { createCodec, type CodecPlan } from './grpc-codec.js';
@@ -95,7 +96,14 @@ export type StreamHandler = (ctx: HandlerContext) => AsyncIterator<{ type: strin
  * resume included) reads or sends a message; `principalId` and `maxStreamsPerPrincipal` are
  * documented in auth.ts.
  */
-export interface RouterOptions<P = unknown> extends AuthOptions<P>, CommonRouterOptions {}
+export interface RouterOptions<P = unknown> extends AuthOptions<P>, CommonRouterOptions {
+  /**
+   * Default false. Serves the conformance control endpoint (runtime/control.ts) on the same
+   * port, as plain HTTP GETs beside the rpcs, so the generated conformance suites can check the
+   * slow- and abandoned-consumer cases. Off in production: it reveals counts per stream instance.
+   */
+  readonly conformanceControl?: boolean;
+}
 
 /** The peer's address, put in each call's context by the node adapter (Connect's context has none). */
 const REMOTE_ADDRESS = createContextKey<string | undefined>(undefined, { description: 'streamspec remote address' });
@@ -145,6 +153,7 @@ export function createGrpcRouter<P = unknown>(
   const running = new Set<AbortController>();
   const maxStreams = options.maxStreamsPerPrincipal ?? DEFAULT_MAX_STREAMS_PER_PRINCIPAL;
   const limiter = createStreamLimiter(maxStreams);
+  const control = options.conformanceControl ? createControl() : undefined;
   const tooMany = () => toConnectError('RESOURCE_EXHAUSTED', `at most ${maxStreams} streams may be open at once for one principal`, false);
   let closed = false;
 
@@ -302,6 +311,7 @@ export function createGrpcRouter<P = unknown>(
       ctx: ConnectContext,
       args: { params: unknown; request: unknown; resumeFrom: number | undefined; messages: AsyncIterable<Message>; principal: unknown },
       inject?: Injector,
+      stats?: InstanceStats,
     ) => {
       const controller = new AbortController();
       const stop = () => controller.abort();
@@ -313,7 +323,8 @@ export function createGrpcRouter<P = unknown>(
         signal: controller.signal,
         headers: ctx.requestHeader,
       });
-      const source = inject ? inject.wrap(handled) : handled;
+      const tracked = stats ? control!.track(handled, stats) : handled;
+      const source = inject ? inject.wrap(tracked) : tracked;
       const done = () => {
         inject?.close();
         ctx.signal.removeEventListener('abort', stop);
@@ -373,17 +384,21 @@ export function createGrpcRouter<P = unknown>(
       }
       if (instance.ended) return;
 
+      const stats = control?.stats(instance.streamId, d.name);
       const run = start(
         ctx,
         { params: open.params, request: open.request, resumeFrom: open.token !== undefined ? instance.replay.lastSeq : undefined, messages, principal: who.principal },
         inject,
+        stats,
       );
       instance.live = run.controller;
       // Responses the pump encoded (`staged`) and wrote (`ready`), which Connect has not taken yet:
-      // at most one batch (the sink says full). The pump's frames are placeholders: the messages
-      // go to Connect as they are, with no text in between.
+      // at most one batch (the sink says full, and is drained only once Connect has taken the
+      // whole batch). The pump's frames are placeholders: the messages go to Connect as they
+      // are, with no text in between.
       const staged: ProtoMessage[] = [];
       const ready: ProtoMessage[] = [];
+      const held = stats && heldCounter(stats, () => ready.length);
       let wake: (() => void) | undefined;
       let drained: (() => void) | undefined;
       const poke = () => {
@@ -420,6 +435,7 @@ export function createGrpcRouter<P = unknown>(
           signal: run.controller.signal,
           encode: frame,
           onError: (e) => report(e, d.name),
+          ...(held ? { stats: held.pump } : {}),
         },
       ).then((e) => {
         end = e;
@@ -437,10 +453,15 @@ export function createGrpcRouter<P = unknown>(
         for (;;) {
           if (ready.length > 0) {
             const batch = ready.splice(0);
+            held?.sending(batch.length);
+            for (const m of batch) {
+              yield m;
+              held?.sending(-1);
+            }
+            // Only now may the pump pull again: a batch Connect is still taking counts against `buffer`.
             const r = drained;
             drained = undefined;
             r?.();
-            for (const m of batch) yield m;
             // Messages went out: a beat that fell due while Connect waited on flow control is moot.
             quiet.touch();
             beatDue = false;
@@ -551,9 +572,10 @@ export function createGrpcRouter<P = unknown>(
     routes: register,
     contextValues: (req) => createContextValues().set(REMOTE_ADDRESS, req.socket?.remoteAddress),
   });
+  const served = options.cors ? withCors(adapter, options.cors) : adapter;
   return {
     routes: register,
-    node: options.cors ? withCors(adapter, options.cors) : adapter,
+    node: control ? withControl(served, control) : served,
     close() {
       closed = true;
       for (const c of running) c.abort();
@@ -599,6 +621,57 @@ function withCors(next: NodeHandler, cors: NonNullable<RouterOptions['cors']>): 
 }
 
 async function* emptyMessages(): AsyncGenerator<Message, void, void> {}
+
+/**
+ * The control endpoint's count of what one call holds that Connect has not taken: the pump's
+ * own queue, the batch waiting for the generator (`ready()`), and the part of the batch being
+ * handed to Connect one message at a time.
+ */
+function heldCounter(stats: InstanceStats, ready: () => number) {
+  let own = 0;
+  let sending = 0;
+  const publish = () => {
+    stats.queued = own + ready() + sending;
+    if (stats.queued > stats.maxQueued) stats.maxQueued = stats.queued;
+  };
+  return {
+    pump: {
+      get pulled() {
+        return stats.pulled;
+      },
+      set pulled(n: number) {
+        stats.pulled = n;
+      },
+      get queued() {
+        return own;
+      },
+      set queued(n: number) {
+        own = n;
+        publish();
+      },
+      maxQueued: 0,
+    },
+    sending(n: number) {
+      sending += n;
+      publish();
+    },
+  };
+}
+
+/** The control endpoint's plain GETs, answered before Connect sees the request. */
+function withControl(next: NodeHandler, control: Control): NodeHandler {
+  return ((req, res) => {
+    if (req.method === 'GET' && req.url?.startsWith(CONTROL_PATH)) {
+      const told = control.answer(new URL(req.url, 'http://localhost').pathname);
+      if (told) {
+        res.writeHead(told.status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+        res.end(JSON.stringify(told.body));
+        return;
+      }
+    }
+    next(req, res);
+  }) as NodeHandler;
+}
 
 
 /**

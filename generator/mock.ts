@@ -178,14 +178,14 @@ export async function startMock(opts: MockOptions): Promise<MockServer> {
       const pace = Math.max(interval, backpressure.kind === 'sample' ? backpressure.intervalMs : 0);
       const terminal = messages.terminal(total).message;
       const direction = b.stream.direction;
-      const inBand = b.stream.errors.message?.wire;
       handlers[b.stream.name.camel] = async function* ({ resumeFrom, signal, messages: inbox }) {
         // The router has validated each client message; the mock takes them so the client's grant
         // keeps flowing. Client-to-server: the client speaks first, until it half-closes (an
         // invalid message throws here: the call ends with the router's INVALID_REQUEST).
         if (inbox && direction === 'client-to-server') for await (const _ of inbox);
-        // Over gRPC an invalid client message surfaces in this iterator (over WebSocket the router
-        // answers it itself): it is raised at the next message, or sent in-band when the contract says so.
+        // Over gRPC with fail-fast or out-of-band errors an invalid client message surfaces in this
+        // iterator, and is raised at the next message (in-band, and over WebSocket, the router
+        // answers it itself and the handler never sees it).
         const failures: StreamFailure[] = [];
         if (inbox && direction !== 'client-to-server') void drain(inbox, transport === 'grpc' ? failures : undefined);
         // Message i always has seq i + 1 (nothing is dropped at this pace), so resuming is exact.
@@ -193,10 +193,7 @@ export async function startMock(opts: MockOptions): Promise<MockServer> {
         for (let i = start; i < total; i++) {
           // Aborted: the router has already ended the response and ignores what is returned.
           if (i > start && !(await pause(pace, signal))) return terminal;
-          for (const f of failures.splice(0)) {
-            if (inBand === undefined) throw f;
-            yield { type: inBand, data: { code: f.code, message: f.message } };
-          }
+          if (failures.length > 0) throw failures[0];
           yield messages.at(i).message;
         }
         return terminal;

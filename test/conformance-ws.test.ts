@@ -13,10 +13,10 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { createHandlers, demoAuthenticate } from '../examples/room/handlers.ts';
+import { createHandlers, demoAuthenticate, type RoomUser } from '../examples/room/handlers.ts';
 import { fixtures, roomConformance } from '../generated/room/conformance/streams.ts';
 import { conformanceChecks, ConformanceViolation, fixtureFor, type ConformanceStream, type Fixture } from '../generated/room/runtime/conformance.ts';
-import { createRouter } from '../generated/room/server.ts';
+import { createRouter, type AuthRequest } from '../generated/room/server.ts';
 import { startMock } from '../generator/mock.ts';
 import { startBrokenWsServer, type BrokenWsOptions, type WsFault } from './support/broken-ws-server.ts';
 import { removeWorkDirs, ROOT, workDir } from './support/tools.ts';
@@ -29,9 +29,11 @@ afterEach(async () => {
 afterAll(removeWorkDirs);
 
 /** The example room server (generated server + examples/room handlers) on 127.0.0.1. */
-async function exampleRoom(options: { conformanceControl?: boolean; backlog?: number; delayMs?: number } = {}): Promise<string> {
+async function exampleRoom(
+  options: { conformanceControl?: boolean; backlog?: number; delayMs?: number; authenticate?: (req: AuthRequest) => RoomUser | undefined } = {},
+): Promise<string> {
   const router = createRouter(createHandlers({ backlog: options.backlog ?? 0, delayMs: options.delayMs ?? 0 }), {
-    authenticate: demoAuthenticate,
+    authenticate: options.authenticate ?? demoAuthenticate,
     conformanceControl: options.conformanceControl ?? false,
     onError: () => {},
   });
@@ -142,20 +144,11 @@ describe('fixtures', () => {
   });
 
   it("send their headers in the open frame: a server that requires credentials streams to the checks", async () => {
-    const router = createRouter(createHandlers({ backlog: 3 }), {
+    const base = await exampleRoom({
+      backlog: 3,
       // Only Bearer t: without it the open frame is refused (4401), so a pass proves the headers went.
       authenticate: (req) => (req.headers.get('authorization') === 'Bearer t' ? { id: 't' } : undefined),
-      onError: () => {},
     });
-    const server = createServer((_, res) => res.writeHead(426).end());
-    router.upgrade(server);
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    closers.push(async () => {
-      router.close();
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
-    });
-    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     const [framing] = conformanceChecks(roomConformance, { ...fixtures['room']!, headers: { authorization: 'Bearer t' } });
     expect(await framing!.run({ baseUrl: base })).toEqual({ ok: true });
     const [refused] = conformanceChecks(roomConformance, fixtures['room']!);

@@ -12,19 +12,12 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createAuthenticate, createHandlers as createIngestHandlers, type Agent } from '../examples/ingest/handlers.ts';
 import * as Ingest from '../generated/ingest/server.ts';
 import { generate } from '../generator/generate.ts';
+import { within } from './http-harness.ts';
 import { removeWorkDirs, ROOT, workDir } from './support/tools.ts';
 
 type Any = any;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: nothing within ${ms} ms`)), ms)))]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 interface User {
   readonly id: string;

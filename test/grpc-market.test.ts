@@ -9,19 +9,12 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generate } from '../generator/generate.ts';
+import { within } from './http-harness.ts';
 import { removeWorkDirs, ROOT, workDir } from './support/tools.ts';
 
 type Any = any;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: nothing within ${ms} ms`)), ms)))]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
   for (const end = performance.now() + ms; !cond(); await sleep(5)) if (performance.now() > end) throw new Error(`${what}: not within ${ms} ms`);
 }

@@ -317,7 +317,6 @@ function reportGenerate(io: Pick<Io, 'out' | 'err'>, spec: string, r: GenerateRe
   const counts = w ? `${w.written.length} written, ${w.unchanged.length} unchanged, ${w.removed.length} removed` : `${r.files.length} files`;
   io.out(`${spec} -> ${r.outDir}/ (${r.transport}): ${counts}\n`);
   if (r.sdkUnbumped) io.err(`warning: ${r.sdkUnbumped} before publishing it.\n`);
-  if (r.notYet.length) io.out(`  not yet generated for ${r.transport}: ${r.notYet.join(', ')}\n`);
   return 0;
 }
 

@@ -11,7 +11,7 @@ import { ProtoLockError } from './schema/proto.ts';
 import { createRenderer, type Renderer } from './render/handlebars.ts';
 import { sdkProblem, sdkVersionProblem, type SdkOptions } from './targets/sdk.ts';
 import { BufError, generateProtobufEs } from './targets/grpc.ts';
-import { NOT_YET, PROTO_LOCK_FILE, TEMPLATES_DIR, targetsFor, type Target } from './targets/index.ts';
+import { PROTO_LOCK_FILE, TEMPLATES_DIR, targetsFor, type Target } from './targets/index.ts';
 import { readManifest, reusableChunks, type Manifest } from './write/manifest.ts';
 import { diffOutput, writeOutput, type OutputFile, type WriteResult } from './write/write.ts';
 
@@ -41,8 +41,6 @@ export interface GenerateResult {
   readonly outDir: string | undefined;
   readonly transport: Transport | undefined;
   readonly files: readonly OutputFile[];
-  /** Artifacts this build cannot emit yet for the transport. */
-  readonly notYet: readonly string[];
   /** The contract's file, hash and info.version, once it has passed lint. */
   readonly contract?: { readonly file: string; readonly hash: string; readonly version: string };
   /**
@@ -65,7 +63,7 @@ export async function generate(opts: GenerateOptions): Promise<GenerateResult> {
   const t1 = performance.now();
   const base = { diagnostics: lint.diagnostics, sources: lint.sources, inputs: lint.files };
   if (!lint.bound || hasErrors(lint.diagnostics)) {
-    return { ...base, ok: false, outDir: undefined, transport: undefined, files: [], notYet: [], timings: { lint: t1 - t0, render: 0, format: 0, write: 0 } };
+    return { ...base, ok: false, outDir: undefined, transport: undefined, files: [], timings: { lint: t1 - t0, render: 0, format: 0, write: 0 } };
   }
   const bound = lint.bound;
   const contract = { file: bound.contract.file, hash: bound.contract.hash, version: bound.contract.version };
@@ -74,7 +72,7 @@ export async function generate(opts: GenerateOptions): Promise<GenerateResult> {
   const sdkRefusal = opts.sdk && sdkProblem(bound, opts.sdk);
   if (sdkRefusal) {
     const write = { ok: false, error: { code: 'IO', file: 'package.json', message: `no SDK: ${sdkRefusal}` } } as const;
-    return { ...base, ok: false, contract, outDir: relative(cwd, absOut) || '.', transport: bound.transport, files: [], notYet: [], write, timings: { lint: t1 - t0, render: 0, format: 0, write: 0 } };
+    return { ...base, ok: false, contract, outDir: relative(cwd, absOut) || '.', transport: bound.transport, files: [], write, timings: { lint: t1 - t0, render: 0, format: 0, write: 0 } };
   }
 
   const manifest = readManifestSafe(absOut);
@@ -93,7 +91,7 @@ export async function generate(opts: GenerateOptions): Promise<GenerateResult> {
       outDir: relative(cwd, absOut) || '.',
       transport: bound.transport,
       files: [],
-      notYet: [],
+     
       write: { ok: false, error: { code: 'IO', file: PROTO_LOCK_FILE, message } },
       timings: { lint: t1 - t0, render: 0, format: 0, write: 0 },
     };
@@ -108,7 +106,7 @@ export async function generate(opts: GenerateOptions): Promise<GenerateResult> {
       if (!(e instanceof BufError)) throw e;
       // Nothing is written: the output stays as the last successful run left it.
       const message = `protoc-gen-es (through buf generate) failed; nothing was written.\n${e.message}`;
-      return { ...base, ok: false, contract, outDir: relative(cwd, absOut) || '.', transport: bound.transport, files: [], notYet: [], write: { ok: false, error: { code: 'IO', file: 'proto/', message } }, timings: { lint: t1 - t0, render: performance.now() - t1, format: 0, write: 0 } };
+      return { ...base, ok: false, contract, outDir: relative(cwd, absOut) || '.', transport: bound.transport, files: [], write: { ok: false, error: { code: 'IO', file: 'proto/', message } }, timings: { lint: t1 - t0, render: performance.now() - t1, format: 0, write: 0 } };
     }
   }
   const t2 = performance.now();
@@ -123,7 +121,6 @@ export async function generate(opts: GenerateOptions): Promise<GenerateResult> {
     outDir: relative(cwd, absOut) || '.',
     transport: bound.transport,
     files,
-    notYet: opts.sdk ? [] : (NOT_YET[bound.transport] ?? []),
     ...(unbumped ? { sdkUnbumped: unbumped } : {}),
   };
   if (opts.dryRun) return { ...result, ok: true, timings: { lint: t1 - t0, render: t2 - t1, format: t3 - t2, write: 0 } };

@@ -40,9 +40,6 @@ export const GRPC_RUNTIME: readonly string[] = [
 /** Copied only beside a browser client (`client.browser.ts`). */
 const GRPC_BROWSER_RUNTIME: readonly string[] = ['grpc-browser-client.ts'];
 
-/** Artifacts the design promises that this build cannot emit yet. */
-export const GRPC_NOT_YET: readonly string[] = [];
-
 // ---------------------------------------------------------------------------------------------
 // buf
 

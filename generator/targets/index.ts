@@ -7,12 +7,12 @@ import { header } from '../render/header.ts';
 import { buildProtoModel, parseProtoLock, printProtoLock } from '../schema/proto.ts';
 import type { Transport } from '../ir/types.ts';
 import { conformanceTargets } from './conformance.ts';
-import { grpcTargets, GRPC_NOT_YET, GRPC_RUNTIME } from './grpc.ts';
+import { grpcTargets, GRPC_RUNTIME } from './grpc.ts';
 import { httpView } from './http.ts';
 import { runtimeTargets } from './runtime.ts';
 import { sdkTargets, type SdkOptions } from './sdk.ts';
 import { typesView, validateView } from './typescript.ts';
-import { websocketTargets, WEBSOCKET_NOT_YET, WEBSOCKET_RUNTIME } from './websocket.ts';
+import { websocketTargets, WEBSOCKET_RUNTIME } from './websocket.ts';
 
 export const TEMPLATES_DIR = fileURLToPath(new URL('../../templates/', import.meta.url));
 
@@ -46,14 +46,6 @@ const RUNTIME_FILES: Readonly<Record<Transport, readonly string[]>> = (() => {
     grpc: [...base, ...GRPC_RUNTIME],
   };
 })();
-
-/** Artifacts the design promises that this build cannot emit yet, per transport. */
-export const NOT_YET: Readonly<Record<Transport, readonly string[]>> = {
-  sse: [],
-  ndjson: [],
-  websocket: WEBSOCKET_NOT_YET,
-  grpc: GRPC_NOT_YET,
-};
 
 export const PROTO_LOCK_FILE = 'proto.lock.json';
 

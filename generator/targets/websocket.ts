@@ -26,9 +26,6 @@ export const WEBSOCKET_RUNTIME: readonly string[] = [
   ...WEBSOCKET_CLIENT_RUNTIME,
 ];
 
-/** Artifacts the design promises that this build cannot emit yet: none. */
-export const WEBSOCKET_NOT_YET: readonly string[] = [];
-
 export interface WebSocketStreamView extends StreamView {
   /** The stream has client messages: the handler's context has `messages`. */
   readonly sends: boolean;

@@ -57,13 +57,13 @@ async function judge(baseUrl: string, only?: readonly string[], stream: Conforma
 describe('generated suites against the example servers', () => {
   // One vitest child per contract, with its own config: the generated files are not part of this
   // project's test run (they would skip there without STREAMSPEC_BASE_URL).
-  const runSuite = (contract: string, baseUrl: string) => {
+  const runSuite = (contract: string, baseUrl: string, tests = { root: join(ROOT, 'generated', contract), include: 'conformance/*.conformance.test.ts' }) => {
     const dir = workDir(`conformance-${contract}`);
     const config = join(dir, 'vitest.config.mjs');
     // cacheDir: vitest would otherwise keep its results under the root, inside generated/.
     writeFileSync(
       config,
-      `export default { cacheDir: ${JSON.stringify(join(dir, 'cache'))}, test: { root: ${JSON.stringify(join(ROOT, 'generated', contract))}, include: ['conformance/*.conformance.test.ts'], testTimeout: 30000 } };\n`,
+      `export default { cacheDir: ${JSON.stringify(join(dir, 'cache'))}, test: { root: ${JSON.stringify(tests.root)}, include: [${JSON.stringify(tests.include)}], testTimeout: 30000 } };\n`,
     );
     // Asynchronously: the servers under test run in this process and must go on answering.
     return run(process.execPath, [join(ROOT, 'node_modules', 'vitest', 'vitest.mjs'), 'run', '--config', config, '--reporter', 'verbose'], {
@@ -88,6 +88,32 @@ describe('generated suites against the example servers', () => {
     // Real checks ran: at least the framing, sequence and termination of every stream.
     expect(out.match(/✓ .*sequence numbers go up by exactly one/g)?.length).toBe(streams);
     expect(out.match(/✓ .*exactly one terminal message/g)?.length).toBe(streams);
+  });
+
+  it("a user's own test file runs the suite against a server it starts in-process (conformanceSuite with a factory)", async () => {
+    const dir = workDir('conformance-factory');
+    writeFileSync(
+      join(dir, 'alerts.test.ts'),
+      [
+        `import { createServer } from 'node:http';`,
+        `import type { AddressInfo } from 'node:net';`,
+        `import { router } from ${JSON.stringify(join(ROOT, 'examples/alerts/server.ts'))};`,
+        `import { conformanceSuite } from ${JSON.stringify(join(ROOT, 'generated/alerts/conformance/suite.ts'))};`,
+        `conformanceSuite({`,
+        `  start: async () => {`,
+        `    const server = createServer(router.node);`,
+        `    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));`,
+        `    return { baseUrl: \`http://127.0.0.1:\${(server.address() as AddressInfo).port}\`, close: () => new Promise<void>((r) => server.close(() => r())) };`,
+        `  },`,
+        `});`,
+        ``,
+      ].join('\n'),
+    );
+    // No STREAMSPEC_BASE_URL: the factory alone says where the server is.
+    const { status, out } = await runSuite('alerts', '', { root: dir, include: 'alerts.test.ts' });
+    expect(status, out).toBe(0);
+    expect(out.match(/✓ .*sequence numbers go up by exactly one/g)?.length, out).toBe(1);
+    expect(out.match(/✓ .*exactly one terminal message/g)?.length, out).toBe(1);
   });
 
   it('the suite runs against streamspec mock with no edits, control endpoint included', async () => {

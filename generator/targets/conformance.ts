@@ -57,6 +57,7 @@ export function conformanceTargets(bound: BoundContract, tsHeader: string): Targ
       context: { header: tsHeader, transport: bound.transport, streams, grpc: proto },
       finish: 'ts',
     },
+    { kind: 'template', path: 'conformance/suite.ts', template: 'conformance/suite.ts.hbs', context: { header: tsHeader, streams }, finish: 'ts' },
     ...streams.map(
       (s): Target => ({
         kind: 'template',

@@ -69,6 +69,11 @@ export interface Fixture {
   readonly headers?: Readonly<Record<string, string>>;
 }
 
+/** The server a suite checks: one already running, or a factory the suite starts and closes. */
+export type ConformanceServer =
+  | { readonly baseUrl: string }
+  | { start(): Promise<{ readonly baseUrl: string; close?(): Promise<void> | void }> };
+
 export interface CheckContext {
   /** `http://127.0.0.1:8080`, no trailing slash needed (WebSocket: `ws://` works too; the checks use both schemes). */
   readonly baseUrl: string;

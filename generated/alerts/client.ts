@@ -26,17 +26,15 @@ export function openAlerts(
   client: ClientOptions,
   args: { params: T.AlertsParams } & StreamCallOptions,
 ): StreamCall<T.AlertsMessage> {
+  // Positional (see openStream): the names stay here as comments, which minifiers drop.
   return openStream<T.AlertsMessage>(
     client,
-    {
-      path: '/v1/fleets/' + encodeURIComponent(String(args.params['fleetId'])) + '/alerts',
-      method: 'GET',
-      terminal: 'resolved',
-      idleMs: 30000,
-      resume: true,
-      source: sse,
-    },
     args,
+    /* path */ '/v1/fleets/' + encodeURIComponent(args.params['fleetId']) + '/alerts',
+    /* terminal */ 'resolved',
+    /* idleMs */ 30000,
+    /* resume */ true,
+    /* source */ sse,
   );
 }
 

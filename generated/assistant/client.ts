@@ -30,21 +30,17 @@ export function openCompletion(
   client: ClientOptions,
   args: { params: T.CompletionParams; request: T.CompletionRequest } & StreamCallOptions,
 ): StreamCall<T.CompletionMessage> {
+  // Positional (see openStream): the names stay here as comments, which minifiers drop.
   return openStream<T.CompletionMessage>(
     client,
-    {
-      path:
-        '/v1/conversations/' +
-        encodeURIComponent(String(args.params['conversationId'])) +
-        '/completion',
-      method: 'GET',
-      query: args.request,
-      terminal: 'done',
-      idleMs: 45000,
-      resume: true,
-      source: sse,
-    },
     args,
+    /* path */ '/v1/conversations/' +
+      encodeURIComponent(args.params['conversationId']) +
+      '/completion',
+    /* terminal */ 'done',
+    /* idleMs */ 45000,
+    /* resume */ true,
+    /* source */ sse,
   );
 }
 
@@ -57,21 +53,17 @@ export function openHistory(
   client: ClientOptions,
   args: { params: T.HistoryParams; request: T.HistoryRequest } & StreamCallOptions,
 ): StreamCall<T.HistoryMessage> {
+  // Positional (see openStream): the names stay here as comments, which minifiers drop.
   return openStream<T.HistoryMessage>(
     client,
-    {
-      path:
-        '/v1/conversations/' +
-        encodeURIComponent(String(args.params['conversationId'])) +
-        '/history',
-      method: 'GET',
-      query: args.request,
-      terminal: 'end',
-      idleMs: 45000,
-      resume: true,
-      source: sse,
-    },
     args,
+    /* path */ '/v1/conversations/' +
+      encodeURIComponent(args.params['conversationId']) +
+      '/history',
+    /* terminal */ 'end',
+    /* idleMs */ 45000,
+    /* resume */ true,
+    /* source */ sse,
   );
 }
 

@@ -26,18 +26,15 @@ export function openReadings(
   client: ClientOptions,
   args: { params: T.ReadingsParams; request: T.ReadingsRequest } & StreamCallOptions,
 ): StreamCall<T.ReadingsMessage> {
+  // Positional (see openStream): the names stay here as comments, which minifiers drop.
   return openStream<T.ReadingsMessage>(
     client,
-    {
-      path: '/v1/devices/' + encodeURIComponent(String(args.params['deviceId'])) + '/readings',
-      method: 'GET',
-      query: args.request,
-      terminal: 'end',
-      idleMs: 30000,
-      resume: true,
-      source: ndjson,
-    },
     args,
+    /* path */ '/v1/devices/' + encodeURIComponent(args.params['deviceId']) + '/readings',
+    /* terminal */ 'end',
+    /* idleMs */ 30000,
+    /* resume */ true,
+    /* source */ ndjson,
   );
 }
 
@@ -50,18 +47,15 @@ export function openEvents(
   client: ClientOptions,
   args: { params: T.EventsParams; request: T.EventsRequest } & StreamCallOptions,
 ): StreamCall<T.EventsMessage> {
+  // Positional (see openStream): the names stay here as comments, which minifiers drop.
   return openStream<T.EventsMessage>(
     client,
-    {
-      path: '/v1/fleets/' + encodeURIComponent(String(args.params['fleetId'])) + '/events',
-      method: 'GET',
-      query: args.request,
-      terminal: 'end',
-      idleMs: 30000,
-      resume: true,
-      source: ndjson,
-    },
     args,
+    /* path */ '/v1/fleets/' + encodeURIComponent(args.params['fleetId']) + '/events',
+    /* terminal */ 'end',
+    /* idleMs */ 30000,
+    /* resume */ true,
+    /* source */ ndjson,
   );
 }
 
@@ -74,17 +68,15 @@ export function openTraces(
   client: ClientOptions,
   args: { params: T.TracesParams } & StreamCallOptions,
 ): StreamCall<T.TracesMessage> {
+  // Positional (see openStream): the names stay here as comments, which minifiers drop.
   return openStream<T.TracesMessage>(
     client,
-    {
-      path: '/v1/services/' + encodeURIComponent(String(args.params['service'])) + '/traces',
-      method: 'GET',
-      terminal: 'end',
-      idleMs: 45000,
-      resume: false,
-      source: ndjson,
-    },
     args,
+    /* path */ '/v1/services/' + encodeURIComponent(args.params['service']) + '/traces',
+    /* terminal */ 'end',
+    /* idleMs */ 45000,
+    /* resume */ false,
+    /* source */ ndjson,
   );
 }
 

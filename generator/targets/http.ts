@@ -12,6 +12,8 @@ type QueryType = 'string' | 'number' | 'integer' | 'boolean' | 'string[]' | 'num
 
 export interface HttpStreamView extends StreamView {
   readonly httpMethod: 'GET' | 'POST';
+  /** The client passes a method only for POST (GET is fetch's default). */
+  readonly post: boolean;
   readonly query: readonly { readonly wire: string; readonly type: QueryType }[];
   readonly hasQuery: boolean;
   readonly errorMode: 'fail-fast' | 'in-band';
@@ -37,6 +39,7 @@ function httpStreamView(b: BoundStream, types: ReadonlyMap<string, NamedType>): 
   return {
     ...streamView(b, types),
     httpMethod: b.requestVia === 'body' ? 'POST' : 'GET',
+    post: b.requestVia === 'body',
     query,
     hasQuery: query.length > 0,
     errorMode: s.errors.mode === 'in-band' ? 'in-band' : 'fail-fast',

@@ -3,17 +3,23 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { expect, it } from 'vitest';
 
-// The budget for the browser client of one stream with everything: client.ts, sse-source.ts,
-// errors.ts and eventsource-parser (about 930 bytes of it), minified and gzipped.
+// The issue's budget: the browser client for one stream with everything (client.ts,
+// sse-source.ts, errors.ts and eventsource-parser, about 930 bytes of it), minified and gzipped.
+// The entry is what the generated client.ts holds for one stream, so the page is counted, not
+// only the runtime (bench/http.bench.ts measures the real generated file the same way).
 const BUDGET = 2560;
 
-it(`bundles the SSE client in at most ${BUDGET} bytes gzipped`, async () => {
+const ONE_STREAM = `
+import { openStream } from './client.ts';
+import { sse } from './sse-source.ts';
+export function openCompletion(client, args) {
+  return openStream(client, args, '/v1/conversations/' + encodeURIComponent(args.params.conversationId) + '/completion', 'done', 45000, true, sse);
+}
+`;
+
+it(`bundles the SSE client of one stream in at most ${BUDGET} bytes gzipped`, async () => {
   const result = await build({
-    stdin: {
-      contents: "export { openStream } from './client.ts';\nexport { sse } from './sse-source.ts';\n",
-      resolveDir: fileURLToPath(new URL('.', import.meta.url)),
-      loader: 'ts',
-    },
+    stdin: { contents: ONE_STREAM, resolveDir: fileURLToPath(new URL('.', import.meta.url)), loader: 'ts' },
     bundle: true,
     minify: true,
     format: 'esm',

@@ -9,7 +9,6 @@ import {
   type Frame,
   type Source,
   type StreamCallOptions,
-  type StreamTarget,
 } from './client.ts';
 import { StreamError, StreamInterruptedError, StreamProtocolError } from './errors.ts';
 import { ndjson } from './ndjson-source.ts';
@@ -69,12 +68,21 @@ async function serve(handler: Handler) {
   return { base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, reqs };
 }
 
-function open(base: string, target: Partial<StreamTarget> = {}, options?: StreamCallOptions, client: Partial<ClientOptions> = {}) {
-  return openStream<Msg>(
-    { baseUrl: base, ...client },
-    { path: '/s', method: 'GET', terminal: 'done', idleMs: 2000, resume: true, source: sse, ...target },
-    options,
-  );
+/** openStream's positional arguments, by name, with defaults. */
+interface Target {
+  path: string;
+  method: 'GET' | 'POST';
+  request: unknown;
+  terminal: string;
+  idleMs: number;
+  resume: boolean;
+  source: Source;
+}
+
+function open(base: string, target: Partial<Target> = {}, options?: StreamCallOptions, client: Partial<ClientOptions> = {}) {
+  const t: Target = { path: '/s', method: 'GET', request: undefined, terminal: 'done', idleMs: 2000, resume: true, source: sse, ...target };
+  const post = t.method == 'POST' ? 'POST' : undefined;
+  return openStream<Msg>({ baseUrl: base, ...client }, { ...options, request: t.request }, t.path, t.terminal, t.idleMs, t.resume, t.source, post);
 }
 
 /** Iterates to the end (or first error) within `ms`, never longer. */
@@ -108,20 +116,20 @@ describe('toFrame', () => {
   it.each<[string, { given: Parameters<typeof toFrame>; want: Frame | 'error' }]>([
     [
       'message, seq from id',
-      { given: ['token', id(3), { t: 1 }], want: { kind: 'message', seq: 3, id: id(3), type: 'token', data: { t: 1 } } },
+      { given: ['token', id(3), { t: 1 }], want: { seq: 3, id: id(3), type: 'token', data: { t: 1 } } },
     ],
     [
       'message, seq given and equal',
-      { given: ['token', id(3), null, 3], want: { kind: 'message', seq: 3, id: id(3), type: 'token', data: null } },
+      { given: ['token', id(3), null, 3], want: { seq: 3, id: id(3), type: 'token', data: null } },
     ],
     [
       '$error',
       {
         given: ['$error', id(2), { code: 'X', message: 'm', retryable: true }],
-        want: { kind: 'message', seq: 2, id: id(2), type: '$error', data: { code: 'X', message: 'm', retryable: true } },
+        want: { seq: 2, id: id(2), type: '$error', data: { code: 'X', message: 'm', retryable: true } },
       },
     ],
-    ['$dropped', { given: ['$dropped', undefined, { count: 4 }], want: { kind: 'dropped', count: 4 } }],
+    ['$dropped', { given: ['$dropped', undefined, { count: 4 }], want: { count: 4 } }],
     ['seq given and different', { given: ['token', id(3), null, 4], want: 'error' }],
     ['seq given as a string', { given: ['token', id(3), null, '3'], want: 'error' }],
     ['seq missing (0)', { given: ['token', id(3), null, 0], want: 'error' }],
@@ -182,7 +190,7 @@ describe('openStream', () => {
   it('serialises a flat request as query parameters of a GET', async () => {
     const { base, reqs } = await serve((res) => (sseHead(res), res.end(ev(1, 'done'))));
     const query = { q: 'a b&c', n: [1, 2], on: true, skip: undefined, none: null };
-    await drain(open(base + '/', { path: '/v1/rooms/r%2F1/stream', query }));
+    await drain(open(base + '/', { path: '/v1/rooms/r%2F1/stream', request: query }));
     expect(reqs[0]!.method).toBe('GET');
     expect(reqs[0]!.url).toBe('/v1/rooms/r%2F1/stream?q=a+b%26c&n=1&n=2&on=true');
     expect(reqs[0]!.headers['content-type']).toBeUndefined();
@@ -191,7 +199,7 @@ describe('openStream', () => {
   it('sends any other request as the JSON body of a POST', async () => {
     const { base, reqs } = await serve((res) => (sseHead(res), res.end(ev(1, 'done'))));
     const body = { prompt: 'hi "there"', opts: { n: 1 } };
-    await drain(open(base, { method: 'POST', body }));
+    await drain(open(base, { method: 'POST', request: body }));
     expect(reqs[0]).toMatchObject({ method: 'POST', url: '/s', body: JSON.stringify(body) });
     expect(reqs[0]!.headers['content-type']).toBe('application/json');
   });

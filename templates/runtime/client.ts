@@ -31,40 +31,26 @@ export interface Source {
   /**
    * Reads the body, calling `frame` for each frame and `alive` after any bytes (heartbeats
    * included); awaits `alive()` before reading on (that is the backpressure). Resolves at end of
-   * body. Throws StreamProtocolError on a malformed frame.
+   * body. Throws StreamProtocolError on a malformed frame. No signal: the client aborts the
+   * fetch, and the body then errors.
    */
-  read(body: ReadableStream<Uint8Array>, frame: (f: Frame) => void, alive: () => Promise<void>, signal: AbortSignal): Promise<void>;
+  read(body: ReadableStream<Uint8Array>, frame: (f: Frame) => void, alive: () => Promise<void>): Promise<void>;
 }
 
 export type Frame =
+  // Told apart by their fields, not a `kind`: fewer bytes in every bundle, and the message frame
+  // is the delivered message itself.
   | {
-      readonly kind: 'message';
       readonly seq: number;
       readonly id: string;
       /** `$error`: a fail-fast error, its `data` checked to be `{ code, message, retryable? }`. */
       readonly type: string;
       readonly data: unknown;
     }
-  | { readonly kind: 'retry'; readonly ms: number }
-  | { readonly kind: 'dropped'; readonly count: number };
-
-/** What the generated code knows about one stream. */
-export interface StreamTarget {
-  /** Already interpolated and percent-encoded. */
-  readonly path: string;
-  readonly method: 'GET' | 'POST';
-  /** GET: a flat request, sent as query parameters (arrays repeated, undefined and null skipped). */
-  readonly query?: Readonly<Record<string, unknown>>;
-  /** POST: the JSON body. */
-  readonly body?: unknown;
-  /** Iteration ends right after a message of this type. */
-  readonly terminal: string;
-  /** Heartbeat timeout: silence longer than this means a dead connection (reconnect), never "finished". */
-  readonly idleMs: number;
-  /** false: the stream's resume strategy is none. */
-  readonly resume: boolean;
-  readonly source: Source;
-}
+  /** SSE `retry:`. */
+  | { readonly ms: number }
+  /** Messages the server discarded before the next one (lossy streams). */
+  | { readonly count: number };
 
 type Writable<T> = { -readonly [K in keyof T]: T[K] };
 
@@ -77,8 +63,8 @@ export interface StreamCall<M> extends AsyncIterable<M> {
 }
 
 // `<streamId>.<seq>`: 22 base64url characters, then a sequence number from 1 (at most 15
-// digits, so always a safe integer).
-const ID = /^[\w-]{22}\.([1-9]\d{0,14})$/;
+// digits, so always a safe integer). Tested, not matched: no match array for every message.
+const ID = /^[\w-]{22}\.[1-9]\d{0,14}$/;
 
 /**
  * Checks the parts of a message, `$error` or `$dropped` frame and builds it; both sources call it,
@@ -86,25 +72,41 @@ const ID = /^[\w-]{22}\.([1-9]\d{0,14})$/;
  * `seq` undefined (SSE): taken from the id; pass 0 when a frame has none (NDJSON).
  */
 export const toFrame = (type: unknown, id: any, data: any, seq?: unknown): Frame => {
-  const m = ID.exec(id);
-  const n = m ? +m[1]! : 0;
+  // A non-string id is tested as its string form: an array holding one id passes, but its
+  // slice(23) is [], so n is 0 and the frame is refused all the same.
+  const n = ID.test(id) ? +id.slice(23) : 0;
   // `>>> 0` keeps a whole number from 0 to 2^32-1 as it is; a string, fraction or negative changes.
-  if (type == '$dropped' && data?.count >>> 0 === data?.count) return { kind: 'dropped', count: data.count };
-  if (typeof type == 'string' && m && m[0] === id && (seq ?? n) === n) {
+  if (type == '$dropped' && data?.count >>> 0 === data?.count) return { count: data.count };
+  if (typeof type == 'string' && n && (seq ?? n) === n) {
     // An error travels as a message of type `$error` (as on the wire): one shape less in the bundle.
     if (/^[^$]/.test(type) || (type == '$error' && typeof data?.code == 'string' && typeof data.message == 'string'))
-      return { kind: 'message', seq: n, id, type, data };
+      return { seq: n, id, type, data };
   }
   throw new StreamProtocolError('bad frame ' + id);
 };
 
+/**
+ * One call of a stream, as the generated client describes it. Positional, not an object: the
+ * property names would ship in every generated function of the bundle.
+ * - `options.request`: GET: a flat request, sent as query parameters (arrays repeated, undefined
+ *   and null skipped); POST: the JSON body.
+ * - `path`: already interpolated and percent-encoded.
+ * - `terminal`: iteration ends right after a message of this type.
+ * - `idleMs`: heartbeat timeout; silence longer than this is a dead connection (reconnect), never "finished".
+ * - `resume`: false when the stream's resume strategy is none.
+ * - `method`: 'POST', or left out for a GET (most streams): last, so that a GET passes nothing.
+ */
 export function openStream<M extends { type: string; id: string; data: unknown }>(
   client: ClientOptions,
-  target: StreamTarget,
-  options: StreamCallOptions = {},
+  options: StreamCallOptions & { readonly request?: unknown },
+  path: string,
+  terminal: string,
+  idleMs: number,
+  resume: boolean,
+  src: Source,
+  method?: 'POST',
 ): StreamCall<M> {
-  const { source: src, resume, idleMs, query } = target;
-  const { signal, onState } = options;
+  const { signal, onState, request } = options;
   const q: M[] = []; // delivered, not yet pulled: at most the frames of one body chunk
   let over = false;
   let err: unknown;
@@ -114,16 +116,24 @@ export function openStream<M extends { type: string; id: string; data: unknown }
   // They never wait at once: one waits while `q` is empty, the other while it is not.
   let wake = () => {};
   let lastId = resume ? options.resumeFrom : undefined;
-  // The call is a plain object its fields are kept current on, not getters (fewer bytes).
+  // The call is a plain object its fields are kept current on, not getters (fewer bytes). Not the
+  // generator with fields added: `lastId` is written for every message, which was slower there.
   const call: Writable<StreamCall<M>> = { [Symbol.asyncIterator]: pull, state: 'connecting', lastId, dropped: 0 };
-  let seq = +ID.exec(lastId!)?.[1]! || 0; // last sequence number delivered
+  // The last sequence number delivered. A resumeFrom that is no id of ours needs no check here:
+  // the server refuses it (RESUME_EXPIRED), or the first frame's stream id does not match `pre`.
+  let seq = +lastId?.slice(23)! || 0;
+  // `<streamId>.` of this instance, from the first id seen: every later id must start with it.
+  let pre = lastId?.slice(0, 23);
   let base = 250; // backoff base (ms): a first retry within 250 ms; the server's `retry:` replaces it
   let fails = 0; // consecutive connections without a message
   let auth = 0; // 401s since the last message: the first is retried, the second ends the call
 
   const qs = new URLSearchParams();
-  for (const k in query) for (const x of [query[k]].flat()) if (x != null) qs.append(k, '' + x);
-  const url = client.baseUrl.replace(/\/+$/, '') + target.path + (`${qs}` ? '?' + qs : '');
+  let body: string | undefined;
+  // (append converts each value to a string.)
+  if (method) body = JSON.stringify(request);
+  else for (const k in request as any) for (const x of [(request as any)[k]].flat()) x != null && qs.append(k, x);
+  const url = client.baseUrl.replace(/\/+$/, '') + path + (`${qs}` ? '?' + qs : '');
 
   const wait = () => new Promise<void>((r) => (wake = r));
   const set = (s: ConnectionState) => {
@@ -160,13 +170,14 @@ export function openStream<M extends { type: string; id: string; data: unknown }
 
   const onFrame = (f: Frame) => {
     if (over) return;
-    if (f.kind == 'retry') base = f.ms;
-    else if (f.kind == 'dropped') call.dropped += f.count;
+    if ('ms' in f) base = f.ms;
+    else if ('count' in f) call.dropped += f.count;
     else if (f.seq > seq) {
       // (a frame at or below `seq` is a replay after a resume: dropped). The next frame must be
       // the last one's successor: a seq too far is a gap, another stream id another instance's
-      // frame, and both would be silent loss. (Slices, not a regex: this runs for every message.)
-      if (f.seq > seq + 1 || f.id.slice(0, 22) != (lastId ?? f.id).slice(0, 22)) throw new StreamProtocolError(`${f.id} after ${lastId}`);
+      // frame, and both would be silent loss. (startsWith, not a regex or slices: this runs for
+      // every message. The text is toFrame's: fewer bytes.)
+      if (f.seq > seq + 1 || !f.id.startsWith((pre ??= f.id.slice(0, 23)))) throw new StreamProtocolError('bad frame ' + f.id);
       seq = f.seq;
       call.lastId = lastId = f.id;
       fails = auth = 0;
@@ -175,8 +186,8 @@ export function openStream<M extends { type: string; id: string; data: unknown }
         const d = f.data as { code: string; message: string; retryable?: boolean };
         throw new StreamError(d.code, d.message, d);
       }
-      q.push(f as unknown as M); // M's fields, plus `kind` and `seq`
-      f.type == target.terminal ? stop() : wake();
+      q.push(f as unknown as M); // M's fields, plus `seq`
+      f.type == terminal ? stop() : wake();
     }
   };
 
@@ -191,10 +202,9 @@ export function openStream<M extends { type: string; id: string; data: unknown }
         h.set('accept', src.accept);
         // Without resume there is no reconnect after a message, so no lastId here either.
         if (lastId) h.set(src.resumeHeader, lastId);
-        const body = JSON.stringify(target.body); // undefined without a body (GET)
         if (body) h.set('content-type', 'application/json');
         const f = client.fetch ?? fetch; // called unbound: `window.fetch` rejects any other `this`
-        const res = await f(url, { method: target.method, headers: h, body, signal: c.signal });
+        const res = await f(url, { method, headers: h, body, signal: c.signal }); // (no method: GET)
         const code = res.status;
         if (code == 204) throw new StreamInterruptedError(why);
         if (code > 299) {
@@ -210,7 +220,7 @@ export function openStream<M extends { type: string; id: string; data: unknown }
           }
         } else {
           set('open');
-          await src.read(res.body!, onFrame, alive, c.signal);
+          await src.read(res.body!, onFrame, alive);
         }
       } catch (e) {
         // Anything but our own errors (network, idle timeout, 5xx) is worth another try; ours are

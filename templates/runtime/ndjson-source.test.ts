@@ -21,14 +21,13 @@ async function read(chunks: (string | Uint8Array)[]) {
     body(chunks),
     (f) => frames.push(f),
     async () => void alive++,
-    new AbortController().signal,
   );
   return { frames, alive };
 }
 
 const line = (seq: number, type: string, data: unknown, extra = '') =>
   `{"seq":${seq},"id":"${SID}.${seq}","type":"${type}","data":${JSON.stringify(data)}${extra}}\n`;
-const msg = (seq: number, type: string, data: unknown) => ({ kind: 'message', seq, id: `${SID}.${seq}`, type, data });
+const msg = (seq: number, type: string, data: unknown) => ({ seq, id: `${SID}.${seq}`, type, data });
 const euro = enc.encode(line(1, 't', '€'));
 const cut = euro.indexOf(0xe2) + 1;
 
@@ -52,13 +51,13 @@ describe('ndjson source', () => {
     ['a message without data is null', { given: [`{"seq":1,"id":"${SID}.1","type":"done"}\n`], want: [msg(1, 'done', null)] }],
     [
       'dropped comes before its message',
-      { given: [line(2, 't', 0, ',"dropped":3')], want: [{ kind: 'dropped', count: 3 }, msg(2, 't', 0)] },
+      { given: [line(2, 't', 0, ',"dropped":3')], want: [{ count: 3 }, msg(2, 't', 0)] },
     ],
     [
       '$error',
       {
         given: [line(9, '$error', { code: 'RATE_LIMITED', message: 'slow down', retryable: true })],
-        want: [{ kind: 'message', seq: 9, id: `${SID}.9`, type: '$error', data: { code: 'RATE_LIMITED', message: 'slow down', retryable: true } }],
+        want: [{ seq: 9, id: `${SID}.9`, type: '$error', data: { code: 'RATE_LIMITED', message: 'slow down', retryable: true } }],
       },
     ],
   ])('%s', async (_name, { given, want }) => {
@@ -102,7 +101,7 @@ describe('ndjson source', () => {
     const t = performance.now();
     const { frames } = await read(chunks);
     expect(performance.now() - t).toBeLessThan(5000);
-    expect(frames).toEqual([{ kind: 'message', seq: 1, id: `${SID}.1`, type: 't', data: text }]);
+    expect(frames).toEqual([{ seq: 1, id: `${SID}.1`, type: 't', data: text }]);
   });
 
   it('names what it accepts and how it resumes', () => {

@@ -22,21 +22,23 @@ async function read(chunks: (string | Uint8Array)[]) {
     body(chunks),
     (f) => frames.push(f),
     async () => void alive++,
-    new AbortController().signal,
   );
   return { frames, alive };
 }
 
-const msg = (seq: number, type: string, data: unknown) => ({ kind: 'message', seq, id: `${SID}.${seq}`, type, data });
+const msg = (seq: number, type: string, data: unknown) => ({ seq, id: `${SID}.${seq}`, type, data });
 const euro = enc.encode(`id: ${SID}.1\nevent: t\ndata: "€"\n\n`);
 const cut = euro.indexOf(0xe2) + 1; // inside the three bytes of "€"
+// Many frames in one chunk: the source feeds the parser about 1 KiB at a time, cut at line ends.
+const many = (n: number, eol: string) => Array.from({ length: n }, (_, i) => `id: ${SID}.${i + 1}${eol}event: t${eol}data: "${'x'.repeat(i % 90)}"${eol}${eol}`).join('');
+const manyWant = (n: number) => Array.from({ length: n }, (_, i) => msg(i + 1, 't', 'x'.repeat(i % 90)));
 
 describe('sse source', () => {
   it.each<[string, { given: (string | Uint8Array)[]; want: unknown[] }]>([
     ['one frame', { given: [`id: ${SID}.1\nevent: token\ndata: {"text":"a"}\n\n`], want: [msg(1, 'token', { text: 'a' })] }],
     [
       'retry first',
-      { given: [`retry: 1500\n\nid: ${SID}.1\nevent: done\ndata: null\n\n`], want: [{ kind: 'retry', ms: 1500 }, msg(1, 'done', null)] },
+      { given: [`retry: 1500\n\nid: ${SID}.1\nevent: done\ndata: null\n\n`], want: [{ ms: 1500 }, msg(1, 'done', null)] },
     ],
     [
       'frames split anywhere across chunks',
@@ -47,6 +49,10 @@ describe('sse source', () => {
     ],
     ['a character split across chunks', { given: [euro.slice(0, cut), euro.slice(cut)], want: [msg(1, 't', '€')] }],
     ['CRLF line endings', { given: [`id: ${SID}.1\r\nevent: token\r\ndata: 1\r\n\r\n`], want: [msg(1, 'token', 1)] }],
+    ['200 frames (about 30 KiB) in one chunk, LF', { given: [many(200, '\n')], want: manyWant(200) }],
+    ['200 frames in one chunk, CRLF', { given: [many(200, '\r\n')], want: manyWant(200) }],
+    ['200 frames in one chunk, CR only', { given: [many(200, '\r')], want: manyWant(200) }],
+    ['200 frames in two chunks cut mid-frame', { given: [many(200, '\n').slice(0, 15000), many(200, '\n').slice(15000)], want: manyWant(200) }],
     // The body's last "\r" ends its last line: the parser alone would wait for a "\n".
     ['CR line endings, to the end of the body', { given: [`id: ${SID}.1\revent: token\rdata: 1\r\r`], want: [msg(1, 'token', 1)] }],
     [
@@ -57,14 +63,14 @@ describe('sse source', () => {
       '$dropped',
       {
         given: [`event: $dropped\ndata: {"count":3}\n\nid: ${SID}.4\nevent: t\ndata: 0\n\n`],
-        want: [{ kind: 'dropped', count: 3 }, msg(4, 't', 0)],
+        want: [{ count: 3 }, msg(4, 't', 0)],
       },
     ],
     [
       '$error',
       {
         given: [`id: ${SID}.2\nevent: $error\ndata: {"code":"RATE_LIMITED","message":"slow down","retryable":true}\n\n`],
-        want: [{ kind: 'message', seq: 2, id: `${SID}.2`, type: '$error', data: { code: 'RATE_LIMITED', message: 'slow down', retryable: true } }],
+        want: [{ seq: 2, id: `${SID}.2`, type: '$error', data: { code: 'RATE_LIMITED', message: 'slow down', retryable: true } }],
       },
     ],
     ['an empty body', { given: [], want: [] }],
@@ -106,7 +112,7 @@ describe('sse source', () => {
     const t = performance.now();
     const { frames } = await read(chunks);
     expect(performance.now() - t).toBeLessThan(5000);
-    expect(frames).toEqual([{ kind: 'message', seq: 1, id: `${SID}.1`, type: 't', data: text }]);
+    expect(frames).toEqual([{ seq: 1, id: `${SID}.1`, type: 't', data: text }]);
   });
 
   it('names what it accepts and how it resumes', () => {

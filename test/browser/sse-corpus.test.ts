@@ -27,7 +27,7 @@ vi.mock('eventsource-parser', async (importOriginal) => {
 });
 vi.mock('../../templates/runtime/client.ts', async (importOriginal) => ({
   ...(await importOriginal<typeof import('../../templates/runtime/client.ts')>()),
-  toFrame: (type: unknown, id: unknown, data: unknown): Frame => ({ kind: 'message', seq: 0, id: id as string, type: type as string, data }),
+  toFrame: (type: unknown, id: unknown, data: unknown): Frame => ({ seq: 0, id: id as string, type: type as string, data }),
 }));
 
 interface SeenEvent {
@@ -127,12 +127,12 @@ async function readWithSource(bytes: Uint8Array, size: number): Promise<{ events
   const events: SeenEvent[] = [];
   let lastEventId = ''; // the parser gives each event's own id; EventSource's lastEventId persists
   const frame = (f: Frame) => {
-    if (f.kind !== 'message') return;
+    if (!('seq' in f)) return;
     if (f.id !== undefined) lastEventId = f.id;
     events.push({ type: f.type ?? 'message', data: f.data as string, lastEventId });
   };
   try {
-    await sse.read(body, frame, async () => {}, new AbortController().signal);
+    await sse.read(body, frame, async () => {});
   } catch (e) {
     return { events, error: (e as Error).message };
   }

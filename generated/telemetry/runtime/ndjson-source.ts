@@ -8,7 +8,6 @@ import { StreamProtocolError } from './errors.js';
 export const ndjson: Source = {
   accept: 'application/x-ndjson',
   resumeHeader: 'Streamspec-Resume',
-  // The client's body errors when its signal aborts, so the signal needs no handling here.
   async read(body, frame, alive) {
     const line = (s: string) => {
       if (!s.trim()) return;

@@ -3,6 +3,7 @@
 
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generate } from '../../generator/generate.ts';
 import { removeWorkDirs, ROOT, workDir } from '../../test/support/tools.ts';
@@ -25,6 +26,10 @@ beforeAll(async () => {
   });
 });
 afterAll(() => removeWorkDirs());
+
+/** The keys of a message and of every message and oneof in it, in insertion order. */
+const order = (x: unknown): unknown =>
+  Array.isArray(x) ? x.map(order) : typeof x === 'object' && x !== null && !(x instanceof Uint8Array) ? Object.entries(x).map(([k, v]) => [k, order(v)]) : null;
 
 describe('grpc codec', () => {
   it.each<[string, { schema: string; given: object; proto: (m: Any) => unknown; protoWant: unknown; want?: object }]>([
@@ -51,6 +56,40 @@ describe('grpc codec', () => {
     const m = codec.toMessage(desc, given);
     expect(proto(m)).toEqual(protoWant);
     expect(codec.fromMessage(desc, m)).toEqual(want ?? given);
+  });
+
+  it.each<[string, { schema: string; given: object }]>([
+    ['a response whose event is a message with a list of wrappers', { schema: 'QuotesResponseSchema', given: { seq: 7, quote: { price: 2, side: 'buy', at: 3, venues: [['A'], []] } } }],
+    ['a response with no event (all zero)', { schema: 'QuotesResponseSchema', given: {} }],
+    ['a request with an optional enum unset', { schema: 'QuotesRequestSchema', given: { symbol: 'S', count: 1 } }],
+    ['a map of strings and a uint64', { schema: 'OrdersRequestSchema', given: { order: { id: 'a', side: 'sell', quantity: 2, tags: { k: 'v' } } } }],
+  ])('builds the message protobuf-es would: %s', (_, { schema, given }) => {
+    // The codec builds messages itself, without `create`: what it builds must be indistinguishable
+    // from protobuf-es's own message (every implicit field present, nothing extra), here the one
+    // the binary form decodes to.
+    const desc = pb[schema];
+    const m = codec.toMessage(desc, given);
+    const decoded = fromBinary(desc, toBinary(desc, m));
+    expect(m).toStrictEqual(decoded);
+    expect(m).toStrictEqual(create(desc, m as never));
+    // Members in protobuf-es's own order, so the objects share its hidden classes: toBinary and
+    // fromBinary then see one shape of each message, not two.
+    expect(order(m)).toEqual(order(decoded));
+  });
+
+  it('gives every message its own lists, maps and oneofs', () => {
+    const a = codec.toMessage(pb.QuotesResponseSchema, { seq: 1, quote: { price: 1, side: 'buy', at: 1 } }) as Any;
+    const b = codec.toMessage(pb.QuotesResponseSchema, { seq: 2, quote: { price: 1, side: 'buy', at: 1 } }) as Any;
+    const zero1 = codec.toMessage(pb.QuotesResponseSchema, {}) as Any;
+    const zero2 = codec.toMessage(pb.QuotesResponseSchema, {}) as Any;
+    a.event.value.venues.push({ values: ['X'] });
+    zero1.event.case = 'note';
+    expect(b.event.value.venues).toEqual([]);
+    expect(zero2.event).toEqual({ case: undefined });
+    const o1 = codec.toMessage(pb.OrdersRequestSchema, { order: { id: 'a', side: 'buy', quantity: 1 } }) as Any;
+    const o2 = codec.toMessage(pb.OrdersRequestSchema, { order: { id: 'b', side: 'buy', quantity: 1 } }) as Any;
+    o1.event.value.tags.k = 'v';
+    expect(o2.event.value.tags).toEqual({});
   });
 
   it('refuses a value an enum does not have', () => {

@@ -69,6 +69,37 @@ export function createControl(limit = 1000): Control {
   };
 }
 
+/**
+ * The `stats` a pump is given for an instance: `pulled` is the instance's; `queued` is the pump's
+ * own count, which the transport adds to what it holds itself (`onQueued` tells it of a change).
+ */
+export function pumpStats(stats: InstanceStats, onQueued: () => void): { pulled: number; queued: number; maxQueued: number } {
+  let own = 0;
+  return {
+    get pulled() {
+      return stats.pulled;
+    },
+    set pulled(n: number) {
+      stats.pulled = n;
+    },
+    get queued() {
+      return own;
+    },
+    set queued(n: number) {
+      own = n;
+      onQueued();
+    },
+    // The pump's own maximum is not the instance's: held() keeps that.
+    maxQueued: 0,
+  };
+}
+
+/** Sets what an instance holds now, and its maximum. */
+export function held(stats: InstanceStats, n: number): void {
+  stats.queued = n;
+  if (n > stats.maxQueued) stats.maxQueued = n;
+}
+
 /** The pump's counters, and the transport's own count of what it was handed while full. */
 export interface HeldCounter {
   /** What the pump is given as its `stats`: `queued` there is only the pump's own count. */
@@ -85,31 +116,12 @@ export interface HeldCounter {
  * transport's next drain (or close).
  */
 export function createHeldCounter(stats: InstanceStats, drained: () => Promise<void>): HeldCounter {
-  let own = 0;
   let over = 0;
   let blocked = false;
-  const publish = () => {
-    stats.queued = own + over;
-    if (stats.queued > stats.maxQueued) stats.maxQueued = stats.queued;
-  };
+  const publish = () => held(stats, pump.queued + over);
+  const pump = pumpStats(stats, publish);
   return {
-    pump: {
-      get pulled() {
-        return stats.pulled;
-      },
-      set pulled(n: number) {
-        stats.pulled = n;
-      },
-      get queued() {
-        return own;
-      },
-      set queued(n: number) {
-        own = n;
-        publish();
-      },
-      // The pump's own maximum is not the instance's: publish() keeps that.
-      maxQueued: 0,
-    },
+    pump,
     wrote(frames, accepted) {
       if (blocked) {
         over += frames;

@@ -25,7 +25,7 @@ import {
   type AuthOptions,
   type AuthOutcome,
 } from './auth.js';
-import { CONTROL_PATH, createControl, type Control, type InstanceStats } from './control.js';
+import { CONTROL_PATH, createControl, held, pumpStats, type Control, type InstanceStats } from './control.js';
 import { StreamError } from './errors.js';
 import { checkMessage, ContractViolation, errorData, issueText, newStreamId, startHandler, type CommonRouterOptions, type ErrorData, type Message, type StreamShape } from './frames.js';
 import { createCodec, type CodecPlan } from './grpc-codec.js';
@@ -398,7 +398,7 @@ export function createGrpcRouter<P = unknown>(
       // are, with no text in between.
       const staged: ProtoMessage[] = [];
       const ready: ProtoMessage[] = [];
-      const held = stats && heldCounter(stats, () => ready.length);
+      const unsent = stats && unsentCounter(stats, () => ready.length);
       let wake: (() => void) | undefined;
       let drained: (() => void) | undefined;
       const poke = () => {
@@ -435,7 +435,7 @@ export function createGrpcRouter<P = unknown>(
           signal: run.controller.signal,
           encode: frame,
           onError: (e) => report(e, d.name),
-          ...(held ? { stats: held.pump } : {}),
+          ...(unsent ? { stats: unsent.pump } : {}),
         },
       ).then((e) => {
         end = e;
@@ -453,10 +453,10 @@ export function createGrpcRouter<P = unknown>(
         for (;;) {
           if (ready.length > 0) {
             const batch = ready.splice(0);
-            held?.sending(batch.length);
+            unsent?.sending(batch.length);
             for (const m of batch) {
               yield m;
-              held?.sending(-1);
+              unsent?.sending(-1);
             }
             // Only now may the pump pull again: a batch Connect is still taking counts against `buffer`.
             const r = drained;
@@ -627,30 +627,12 @@ async function* emptyMessages(): AsyncGenerator<Message, void, void> {}
  * own queue, the batch waiting for the generator (`ready()`), and the part of the batch being
  * handed to Connect one message at a time.
  */
-function heldCounter(stats: InstanceStats, ready: () => number) {
-  let own = 0;
+function unsentCounter(stats: InstanceStats, ready: () => number) {
   let sending = 0;
-  const publish = () => {
-    stats.queued = own + ready() + sending;
-    if (stats.queued > stats.maxQueued) stats.maxQueued = stats.queued;
-  };
+  const publish = () => held(stats, pump.queued + ready() + sending);
+  const pump = pumpStats(stats, publish);
   return {
-    pump: {
-      get pulled() {
-        return stats.pulled;
-      },
-      set pulled(n: number) {
-        stats.pulled = n;
-      },
-      get queued() {
-        return own;
-      },
-      set queued(n: number) {
-        own = n;
-        publish();
-      },
-      maxQueued: 0,
-    },
+    pump,
     sending(n: number) {
       sending += n;
       publish();

@@ -4,6 +4,9 @@
 //   `completion`, pull, with output validation on as shipped), SSE and NDJSON, against a raw
 //   node:http loop read with fetch + eventsource-parser (SSE) or a line split (NDJSON), on the same
 //   ~100-byte frames, in the same process. Target: >= 85 % of raw.
+//   Two generated rows: the contract as it is (resume retention 10000 messages: every frame is
+//   also kept for a reconnect), and the same stream with `resume: none`, which like the raw loop
+//   keeps nothing. Both carry the target; the gap between them is the price of resume.
 //   Fairness, as checked: the same frame bytes (ids included) on either side; both servers honour
 //   backpressure (the raw loop stops when write() says false and waits for 'drain'); both readers
 //   parse every frame's JSON and count the same tokens; both run in this one process. The raw
@@ -28,7 +31,7 @@
 
 import { spawn, spawnSync } from 'node:child_process';
 import type { RequestListener } from 'node:http';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -147,8 +150,9 @@ async function rawRun(transport: 'sse' | 'ndjson', base: string): Promise<number
 
 // --- rows ---------------------------------------------------------------------------------------
 
-async function throughput(transport: 'sse' | 'ndjson', g: Generated): Promise<void> {
-  log(`bench: throughput ${transport}, ${RUNS} x ${MESSAGES} messages each side...`);
+/** The paired throughput rows; `variant` names a generated side other than the contract as it is. */
+async function throughput(transport: 'sse' | 'ndjson', g: Generated, variant?: string): Promise<void> {
+  log(`bench: throughput ${transport}${variant ? ` (${variant})` : ''}, ${RUNS} x ${MESSAGES} messages each side...`);
   const gen = await listen(g.server.createRouter(countingHandlers(MESSAGES), { authenticate: () => ({ id: 'test' }), onError: () => {} }).node);
   const raw = await listen(rawListener(transport));
   const ours: number[] = [];
@@ -172,16 +176,19 @@ async function throughput(transport: 'sse' | 'ndjson', g: Generated): Promise<vo
   const a = median(ours);
   const b = median(theirs);
   const ratio = median(ratios);
-  rows.push({ case: 'throughput, generated', transport, value: Math.round(a), unit: 'msg/s', target: null, pass: null, note: `median of ${RUNS}` });
-  rows.push({ case: 'throughput, raw node:http', transport, value: Math.round(b), unit: 'msg/s', target: null, pass: null, note: transport === 'sse' ? 'fetch + eventsource-parser' : 'fetch + line split' });
+  const name = variant ? `generated (${variant})` : 'generated';
+  rows.push({ case: `throughput, ${name}`, transport, value: Math.round(a), unit: 'msg/s', target: null, pass: null, note: `median of ${RUNS}` });
+  if (!variant)
+    rows.push({ case: 'throughput, raw node:http', transport, value: Math.round(b), unit: 'msg/s', target: null, pass: null, note: transport === 'sse' ? 'fetch + eventsource-parser' : 'fetch + line split' });
+  const pairs = `median of ${RUNS} paired runs; pairs ${ratios.map((r) => Math.round(r * 100)).join(', ')} %`;
   rows.push({
-    case: 'throughput, generated / raw',
+    case: `throughput, ${name} / raw`,
     transport,
     value: Math.round(ratio * 1000) / 10,
     unit: '%',
     target: `>= ${TARGET_RATIO * 100} %`,
     pass: ratio >= TARGET_RATIO,
-    note: `median of ${RUNS} paired runs; pairs ${ratios.map((r) => Math.round(r * 100)).join(', ')} %`,
+    note: variant ? pairs : `${pairs}; every frame also kept for resume (retention 10000)`,
   });
 }
 
@@ -415,13 +422,28 @@ if (values['raw-server']) {
 const started = performance.now();
 const work = mkdtempSync(join(tmpdir(), 'streamspec-http-bench-'));
 try {
-  const gen = spawnSync(process.execPath, [join(ROOT, 'bin', 'streamspec.js'), 'generate', 'spec/assistant.yaml', '--transport', 'ndjson', '--out', work], { cwd: ROOT, encoding: 'utf8' });
-  if (gen.status !== 0) throw new Error(`streamspec generate (ndjson) failed:\n${gen.stderr}`);
-  // Outside the repo nothing says the .ts files are ES modules.
+  // Outside the repo nothing says the .ts files are ES modules, and nothing resolves the npm packages.
   writeFileSync(join(work, 'package.json'), '{ "type": "module" }\n');
+  symlinkSync(join(ROOT, 'node_modules'), join(work, 'node_modules'));
+  // The same contract with `completion` not resumable: the like-for-like side of the throughput target.
+  const spec = readFileSync(join(ROOT, 'spec', 'assistant.yaml'), 'utf8');
+  const noResume = spec.replace(/\n    resume:\n      strategy: last-event-id\n      retention: \{[^}]*\}\n/, '\n    resume: { strategy: none }\n');
+  if (noResume === spec) throw new Error('spec/assistant.yaml: the completion stream\'s resume block was not found');
+  writeFileSync(join(work, 'no-resume.yaml'), noResume);
+  const generate = (specFile: string, transport: string, out: string) => {
+    const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'streamspec.js'), 'generate', specFile, '--transport', transport, '--out', out], { cwd: ROOT, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`streamspec generate ${specFile} (${transport}) failed:\n${r.stderr}`);
+    return loadAssistant(out);
+  };
   const sse = await loadAssistant(join(ROOT, 'generated', 'assistant'));
-  const ndjson = await loadAssistant(work);
-  if (wanted('throughput')) for (const [t, g] of [['sse', sse], ['ndjson', ndjson]] as const) await throughput(t, g), await clientCpu(t, g), await serverCpu(t, g);
+  const ndjson = await generate('spec/assistant.yaml', 'ndjson', join(work, 'ndjson'));
+  if (wanted('throughput'))
+    for (const [t, g] of [['sse', sse], ['ndjson', ndjson]] as const) {
+      await throughput(t, g);
+      await throughput(t, await generate(join(work, 'no-resume.yaml'), t, join(work, `${t}-no-resume`)), 'resume: none');
+      await clientCpu(t, g);
+      await serverCpu(t, g);
+    }
   if (wanted('ttfm')) for (const [t, g] of [['sse', sse], ['ndjson', ndjson]] as const) await timeToFirstMessage(t, g);
   if (wanted('resume')) for (const [t, g] of [['sse', sse], ['ndjson', ndjson]] as const) await timeToResume(t, g);
   if (wanted('memory')) await memory(sse);

@@ -16,6 +16,7 @@ import {
   frameJson,
   issueText,
   startHandler,
+  type BaseHandlerContext,
   type CommonRouterOptions,
   type Message,
   type PathMatcher,
@@ -62,19 +63,10 @@ export interface WebSocketDescriptor extends StreamShape {
   readonly auth?: AuthMode;
 }
 
-export interface WebSocketContext {
-  readonly params: any;
-  readonly request: any;
-  /** Aborted when the client goes away, the connection is taken over, or the router closes. */
-  readonly signal: AbortSignal;
-  /** On a resumed call: the seq of the last frame already produced; yield what comes after it. */
-  readonly resumeFrom: number | undefined;
-  /** The upgrade request's headers, with the open frame's `headers` merged over them. */
-  readonly headers: Headers;
+/** `headers`: the upgrade request's, with the open frame's `headers` merged over them. */
+export interface WebSocketContext extends BaseHandlerContext {
   /** Validated client messages `{ type, data }`, in order; ends when the client sends `$end`. */
   readonly messages: AsyncIterable<any>;
-  /** What `authenticate` returned for this connection; undefined for an anonymous caller. */
-  readonly principal: unknown;
 }
 
 export type WebSocketHandler = (ctx: WebSocketContext) => AsyncIterator<{ type: string; data: unknown }, { type: string; data: unknown } | void>;
@@ -89,12 +81,6 @@ export interface WebSocketRouterOptions<P = unknown> extends AuthOptions<P>, Com
   readonly maxMessageBytes?: number;
   /** How long the server waits for the open frame (default 10 s); then close 4408. */
   readonly openTimeoutMs?: number;
-  /**
-   * Default false. Serves the conformance control endpoint (runtime/control.ts) that the generated
-   * conformance suites use for the abandoned-consumer check, over plain HTTP on the port the
-   * upgrades come to (see `upgrade`). Leave it off in production.
-   */
-  readonly conformanceControl?: boolean;
 }
 
 export interface WebSocketRouter {

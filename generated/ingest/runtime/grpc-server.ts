@@ -27,7 +27,7 @@ import {
 } from './auth.js';
 import { CONTROL_PATH, createControl, held, pumpStats, type Control, type InstanceStats } from './control.js';
 import { StreamError } from './errors.js';
-import { checkMessage, ContractViolation, errorData, issueText, newStreamId, startHandler, type CommonRouterOptions, type ErrorData, type Message, type StreamShape } from './frames.js';
+import { checkMessage, ContractViolation, errorData, issueText, newStreamId, startHandler, type BaseHandlerContext, type CommonRouterOptions, type ErrorData, type Message, type StreamShape } from './frames.js';
 import { createCodec, type CodecPlan } from './grpc-codec.js';
 import { ERROR_CODE_KEY, RETRYABLE_KEY, toConnectError } from './grpc-status.js';
 import { createInjector, type Injector } from './injector.js';
@@ -73,19 +73,10 @@ export interface GrpcStreamDescriptor extends Omit<StreamShape, 'path'> {
   readonly auth?: AuthMode;
 }
 
-export interface HandlerContext {
-  readonly params: any;
-  readonly request: any;
-  /** Aborted when the client cancels or goes away, or the router closes. */
-  readonly signal: AbortSignal;
-  /** On a resumed call: the seq of the last message already produced; yield what comes after it. */
-  readonly resumeFrom: number | undefined;
-  /** The call's request metadata. */
-  readonly headers: Headers;
+/** `headers`: the call's request metadata. */
+export interface HandlerContext extends BaseHandlerContext {
   /** Client-to-server and bidirectional streams: the client's messages, validated, in order. */
   readonly messages: AsyncIterable<any>;
-  /** What `authenticate` returned for this call; undefined for an anonymous caller. */
-  readonly principal: unknown;
 }
 
 export type StreamHandler = (ctx: HandlerContext) => AsyncIterator<{ type: string; data?: unknown }, { type: string; data?: unknown } | void>;
@@ -96,14 +87,7 @@ export type StreamHandler = (ctx: HandlerContext) => AsyncIterator<{ type: strin
  * resume included) reads or sends a message; `principalId` and `maxStreamsPerPrincipal` are
  * documented in auth.ts.
  */
-export interface RouterOptions<P = unknown> extends AuthOptions<P>, CommonRouterOptions {
-  /**
-   * Default false. Serves the conformance control endpoint (runtime/control.ts) on the same
-   * port, as plain HTTP GETs beside the rpcs, so the generated conformance suites can check the
-   * slow- and abandoned-consumer cases. Off in production: it reveals counts per stream instance.
-   */
-  readonly conformanceControl?: boolean;
-}
+export interface RouterOptions<P = unknown> extends AuthOptions<P>, CommonRouterOptions {}
 
 /** The peer's address, put in each call's context by the node adapter (Connect's context has none). */
 const REMOTE_ADDRESS = createContextKey<string | undefined>(undefined, { description: 'streamspec remote address' });

@@ -182,6 +182,19 @@ export function startHandler<C>(
   }
 }
 
+/** What a handler gets on every transport (each router adds its own, and says what its headers are). */
+export interface BaseHandlerContext {
+  readonly params: any;
+  readonly request: any;
+  /** Aborted when the client goes away, the call is taken over by a resume, or the router closes. */
+  readonly signal: AbortSignal;
+  /** On a resumed call: the seq of the last message already produced; yield what comes after it. */
+  readonly resumeFrom: number | undefined;
+  readonly headers: Headers;
+  /** What `authenticate` returned for this call; undefined for an anonymous caller. */
+  readonly principal: unknown;
+}
+
 /** The router options every transport takes (each router adds its own). */
 export interface CommonRouterOptions {
   /** Origins a browser may call from; default: same origin only. */
@@ -194,4 +207,10 @@ export interface CommonRouterOptions {
   readonly maxInstances?: number;
   /** Clock for retention by time; for tests. */
   readonly now?: () => number;
+  /**
+   * Default false. Serves the conformance control endpoint (runtime/control.ts) that the
+   * generated conformance suites use to check backpressure and abandoned consumers, as plain HTTP
+   * GETs on the server's port. It reveals counts per stream instance: for test servers only.
+   */
+  readonly conformanceControl?: boolean;
 }

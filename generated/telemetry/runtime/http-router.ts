@@ -13,6 +13,7 @@ import {
   issueText,
   put,
   startHandler,
+  type BaseHandlerContext,
   type CommonRouterOptions,
   type FrameEncoder,
   type Message,
@@ -58,17 +59,8 @@ export interface StreamDescriptor extends StreamShape {
   readonly auth?: AuthMode;
 }
 
-export interface HandlerContext {
-  readonly params: any;
-  readonly request: any;
-  /** Aborted when the client goes away or the router closes. */
-  readonly signal: AbortSignal;
-  /** On a resumed call: the seq of the last frame already produced; yield what comes after it. */
-  readonly resumeFrom: number | undefined;
-  readonly headers: Headers;
-  /** What `authenticate` returned for this request; undefined for an anonymous caller. */
-  readonly principal: unknown;
-}
+/** `headers`: the request's. */
+export type HandlerContext = BaseHandlerContext;
 
 export type StreamHandler = (ctx: HandlerContext) => AsyncIterator<{ type: string; data: unknown }, { type: string; data: unknown } | void>;
 
@@ -81,11 +73,6 @@ export interface RouterOptions<P = unknown> extends AuthOptions<P>, CommonRouter
   readonly retryMs?: number;
   /** Largest POST body in bytes (default 1 MiB); larger: 413. */
   readonly maxBodyBytes?: number;
-  /**
-   * Default false. Serves the conformance control endpoint (runtime/control.ts) that the generated
-   * conformance suites use to check backpressure and abandoned consumers. For test servers only.
-   */
-  readonly conformanceControl?: boolean;
 }
 
 export interface HttpRouter {

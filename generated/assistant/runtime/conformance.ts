@@ -661,9 +661,8 @@ export function conformanceChecks(stream: ConformanceStream, fixture: Fixture): 
       if (!last || last.type !== stream.terminal) return { skipped: 'the stream did not end with its terminal message (see the termination check)' };
       const again = await record(stream, fixture, ctx.baseUrl, { resumeFrom: last.id, timeoutMs: 5_000, messages: [] });
       if (grpc) {
-        const n = frames(again.seen).length;
-        if (again.grpc?.code !== 0 || n > 0)
-          fail('resume-after-end', `a resume from the terminal message's id ${last.id} ended ${again.grpc ? `with status ${describeStatus(again.grpc)}` : `without a status (${again.ended})`}${n ? ` after ${n} messages` : ''}, expected OK with no messages (so clients stop reconnecting)`);
+        if (again.grpc?.code !== 0 || frames(again.seen).length > 0)
+          fail('resume-after-end', `a resume from the terminal message's id ${last.id} ${grpcEnding(again)}, expected OK with no messages (so clients stop reconnecting)`);
         return ok;
       }
       if (ws) {
@@ -740,9 +739,8 @@ export function conformanceChecks(stream: ConformanceStream, fixture: Fixture): 
       const id = `${randomBytes(16).toString('base64url')}.1`;
       const r = await record(stream, fixture, ctx.baseUrl, { resumeFrom: id, timeoutMs: 5_000, messages: [] });
       if (grpc) {
-        const n = frames(r.seen).length;
-        if (r.grpc?.code !== OUT_OF_RANGE || r.grpc.errorCode !== 'RESUME_EXPIRED' || n > 0)
-          fail('resume-expired', `a resume from an id the server never issued (${id}) ended ${r.grpc ? `with status ${describeStatus(r.grpc)}` : `without a status (${r.ended})`}${n ? ` after ${n} messages` : ''}, expected OUT_OF_RANGE (RESUME_EXPIRED) (a silent gap otherwise)`);
+        if (r.grpc?.code !== OUT_OF_RANGE || r.grpc.errorCode !== 'RESUME_EXPIRED' || frames(r.seen).length > 0)
+          fail('resume-expired', `a resume from an id the server never issued (${id}) ${grpcEnding(r)}, expected OUT_OF_RANGE (RESUME_EXPIRED) (a silent gap otherwise)`);
         return ok;
       }
       if (ws) {
@@ -798,9 +796,8 @@ export function conformanceChecks(stream: ConformanceStream, fixture: Fixture): 
       const r = await record(stream, fixture, ctx.baseUrl, { input: bad, timeoutMs: 5_000 });
       const code = (r.body as { code?: unknown } | undefined)?.code;
       if (grpc) {
-        const n = frames(r.seen).length;
-        if (r.grpc?.code !== INVALID_ARGUMENT || r.grpc.errorCode !== 'INVALID_REQUEST' || n > 0)
-          fail('invalid-request', `a request with ${bad.why} ended ${r.grpc ? `with status ${describeStatus(r.grpc)}` : `without a status (${r.ended})`}${n ? ` after ${n} messages` : ''}, expected INVALID_ARGUMENT (INVALID_REQUEST)`);
+        if (r.grpc?.code !== INVALID_ARGUMENT || r.grpc.errorCode !== 'INVALID_REQUEST' || frames(r.seen).length > 0)
+          fail('invalid-request', `a request with ${bad.why} ${grpcEnding(r)}, expected INVALID_ARGUMENT (INVALID_REQUEST)`);
         return ok;
       }
       if (ws) {
@@ -1049,6 +1046,12 @@ const INVALID_ARGUMENT = 3;
 const OUT_OF_RANGE = 11;
 /** The router's answers before a stream opens (docs/grpc.md); never a stream's own error end. */
 const REFUSALS: ReadonlySet<string> = new Set(['INVALID_REQUEST', 'RESUME_EXPIRED', 'UNAUTHENTICATED', 'PERMISSION_DENIED', 'RESOURCE_EXHAUSTED']);
+
+/** `ended with status OK after 21 messages`: how a gRPC call ended, for a check's message. */
+function grpcEnding(r: Recording): string {
+  const n = r.seen.filter((s) => s.kind === 'frame').length;
+  return `ended ${r.grpc ? `with status ${describeStatus(r.grpc)}` : `without a status (${r.ended})`}${n ? ` after ${n} messages` : ''}`;
+}
 
 /** `OUT_OF_RANGE (RESUME_EXPIRED: stream position ... is not retained)`. */
 function describeStatus(g: GrpcStatus): string {

@@ -263,6 +263,13 @@ export function createGrpcRouter<P = unknown>(
       return who;
     };
     type Admitted = Awaited<ReturnType<typeof admit>>;
+    /** What a streaming call starts from: the caller let in, the open message read. */
+    interface Begun {
+      readonly open: ReturnType<typeof opening>;
+      readonly messages: AsyncIterable<Message>;
+      readonly who: Admitted;
+      readonly inject?: Injector | undefined;
+    }
 
     /** The resume token of a server-streaming request, read leniently: the hook sees it before anything is validated. */
     const tokenOf = (req: ProtoMessage): string | undefined => {
@@ -316,14 +323,14 @@ export function createGrpcRouter<P = unknown>(
       return { controller, source, done };
     };
 
-    /** Server-streaming and bidirectional: a stream of responses. */
-    async function* serve(
-      ctx: ConnectContext,
-      open: ReturnType<typeof opening>,
-      messages: AsyncIterable<Message>,
-      who: Admitted,
-      inject?: Injector,
-    ): AsyncGenerator<ProtoMessage> {
+    /**
+     * Server-streaming and bidirectional: a stream of responses. One async generator from the
+     * handler's batch to Connect, which the rpc returns as it is: every generator layer (and
+     * `yield*`) costs a promise and an iterator result per message. `begin` admits the caller
+     * and reads the open message, inside the generator so its errors end the call with a status.
+     */
+    async function* serve(ctx: ConnectContext, begin: () => Promise<Begun>): AsyncGenerator<ProtoMessage> {
+      const { open, messages, who, inject } = await begin();
       if (closed) throw new ConnectError('the server is shutting down', Code.Unavailable);
       let instance: StreamInstance;
       let replay: readonly string[] = [];
@@ -345,146 +352,143 @@ export function createGrpcRouter<P = unknown>(
       try {
         // The earlier call may be half-open and still running; this one takes over.
         if (open.token !== undefined) instance.live?.abort();
-        yield* produce(ctx, open, messages, who, instance, replay, inject);
+        ctx.responseHeader.set(STREAM_ID_HEADER, instance.streamId);
+        for (const line of replay) {
+          if (line.startsWith('{"$error"')) return raise(JSON.parse(line) as StoredError);
+          yield toProto(JSON.parse(line) as Json);
+        }
+        if (instance.ended) return;
+
+        const stats = control?.stats(instance.streamId, d.name);
+        const run = start(
+          ctx,
+          { params: open.params, request: open.request, resumeFrom: open.token !== undefined ? instance.replay.lastSeq : undefined, messages, principal: who.principal },
+          inject,
+          stats,
+        );
+        instance.live = run.controller;
+        // Responses the pump encoded (`staged`) and wrote (`ready`), which Connect has not taken yet:
+        // at most one batch (the sink says full, and is drained only once Connect has taken the
+        // whole batch). The pump's frames are placeholders: the messages go to Connect as they
+        // are, with no text in between.
+        let staged: ProtoMessage[] = [];
+        let ready: ProtoMessage[] = [];
+        const unsent = stats && unsentCounter(stats, () => ready.length);
+        let wake: (() => void) | undefined;
+        let drained: (() => void) | undefined;
+        const poke = () => {
+          const w = wake;
+          wake = undefined;
+          w?.();
+        };
+        // Text only for a stream that can be resumed; the others keep no frames, only the count.
+        const keep = d.resume !== undefined;
+        const frame = (m: Message, dropped: number) => {
+          const json = response(check(m, false), instance.replay.lastSeq + 1, dropped);
+          const proto = toProto(json);
+          instance.replay.append(keep ? JSON.stringify(json) : '');
+          staged.push(proto);
+          return '';
+        };
+        // The pump writes every frame it encoded since its last write, so a write takes all of `staged`.
+        const take = () => {
+          if (ready.length === 0) {
+            // Usually Connect has taken the previous batch: swap the arrays rather than copy.
+            const empty = ready;
+            ready = staged;
+            staged = empty;
+          } else {
+            for (const m of staged) ready.push(m);
+            staged.length = 0;
+          }
+          registry.touch(instance);
+          poke();
+          return false;
+        };
+        let end: PumpEnd | undefined;
+        const pumped = pump(
+          run.source,
+          {
+            write: take,
+            writeFrames: take,
+            drained: () => new Promise<void>((r) => (ready.length === 0 || end ? r() : (drained = r))),
+          },
+          {
+            // Credit over gRPC is HTTP/2's own: the stream window is the client's grant.
+            backpressure: { ...d.backpressure, kind: d.backpressure.kind === 'credit' ? 'pull' : d.backpressure.kind },
+            signal: run.controller.signal,
+            encode: frame,
+            onError: (e) => report(e, d.name),
+            ...(unsent ? { stats: unsent.pump } : {}),
+          },
+        ).then((e) => {
+          end = e;
+          drained?.();
+          poke();
+        });
+
+        // A heartbeat once the call has been quiet for a whole interval: one rolling timer, not one per wait.
+        let beatDue = false;
+        const quiet = quietTimer(d.heartbeatMs, () => {
+          beatDue = true;
+          poke();
+        });
+        try {
+          for (;;) {
+            if (ready.length > 0) {
+              const batch = ready.splice(0);
+              unsent?.sending(batch.length);
+              for (const m of batch) {
+                yield m;
+                unsent?.sending(-1);
+              }
+              // Only now may the pump pull again: a batch Connect is still taking counts against `buffer`.
+              const r = drained;
+              drained = undefined;
+              r?.();
+              // Messages went out: a beat that fell due while Connect waited on flow control is moot.
+              quiet.touch();
+              beatDue = false;
+              continue;
+            }
+            if (end) break;
+            if (beatDue) {
+              beatDue = false;
+              yield heartbeat;
+              continue;
+            }
+            await new Promise<void>((resolve) => (wake = resolve));
+          }
+          await pumped;
+          const e = end!;
+          if (e.kind === 'aborted') {
+            if (ctx.signal.aborted) return;
+            throw new ConnectError('the call was taken over by a resumed call, or the server closed', Code.Aborted);
+          }
+          let last: Json | StoredError;
+          let proto: ProtoMessage | undefined;
+          try {
+            if (e.kind === 'error') throw e.error;
+            last = response(check(e.value ?? { type: d.terminal, data: null }, true), instance.replay.lastSeq + 1, e.dropped);
+            proto = toProto(last);
+          } catch (error) {
+            last = errorFor(error);
+          }
+          // The end is kept whatever the stream's retention, so a resume ends the same way.
+          instance.replay.append(JSON.stringify(last));
+          instance.ended = true;
+          if (!proto) return raise(last as StoredError);
+          yield proto;
+        } finally {
+          quiet.stop();
+          // Connect calls return() when the client cancels: the pump must stop pulling the handler.
+          run.controller.abort();
+          run.done();
+          if (instance.live === run.controller) instance.live = undefined;
+          registry.touch(instance);
+        }
       } finally {
         release();
-      }
-    }
-
-    async function* produce(
-      ctx: ConnectContext,
-      open: ReturnType<typeof opening>,
-      messages: AsyncIterable<Message>,
-      who: Admitted,
-      instance: StreamInstance,
-      replay: readonly string[],
-      inject?: Injector,
-    ): AsyncGenerator<ProtoMessage> {
-      ctx.responseHeader.set(STREAM_ID_HEADER, instance.streamId);
-      for (const line of replay) {
-        if (line.startsWith('{"$error"')) return raise(JSON.parse(line) as StoredError);
-        yield toProto(JSON.parse(line) as Json);
-      }
-      if (instance.ended) return;
-
-      const stats = control?.stats(instance.streamId, d.name);
-      const run = start(
-        ctx,
-        { params: open.params, request: open.request, resumeFrom: open.token !== undefined ? instance.replay.lastSeq : undefined, messages, principal: who.principal },
-        inject,
-        stats,
-      );
-      instance.live = run.controller;
-      // Responses the pump encoded (`staged`) and wrote (`ready`), which Connect has not taken yet:
-      // at most one batch (the sink says full, and is drained only once Connect has taken the
-      // whole batch). The pump's frames are placeholders: the messages go to Connect as they
-      // are, with no text in between.
-      const staged: ProtoMessage[] = [];
-      const ready: ProtoMessage[] = [];
-      const unsent = stats && unsentCounter(stats, () => ready.length);
-      let wake: (() => void) | undefined;
-      let drained: (() => void) | undefined;
-      const poke = () => {
-        const w = wake;
-        wake = undefined;
-        w?.();
-      };
-      // Text only for a stream that can be resumed; the others keep no frames, only the count.
-      const keep = d.resume !== undefined;
-      const frame = (m: Message, dropped: number) => {
-        const json = response(check(m, false), instance.replay.lastSeq + 1, dropped);
-        const proto = toProto(json);
-        instance.replay.append(keep ? JSON.stringify(json) : '');
-        staged.push(proto);
-        return '';
-      };
-      const take = (n: number) => {
-        for (const m of staged.splice(0, n)) ready.push(m);
-        registry.touch(instance);
-        poke();
-        return false;
-      };
-      let end: PumpEnd | undefined;
-      const pumped = pump(
-        run.source,
-        {
-          write: () => take(staged.length),
-          writeFrames: (frames) => take(frames.length),
-          drained: () => new Promise<void>((r) => (ready.length === 0 || end ? r() : (drained = r))),
-        },
-        {
-          // Credit over gRPC is HTTP/2's own: the stream window is the client's grant.
-          backpressure: { ...d.backpressure, kind: d.backpressure.kind === 'credit' ? 'pull' : d.backpressure.kind },
-          signal: run.controller.signal,
-          encode: frame,
-          onError: (e) => report(e, d.name),
-          ...(unsent ? { stats: unsent.pump } : {}),
-        },
-      ).then((e) => {
-        end = e;
-        drained?.();
-        poke();
-      });
-
-      // A heartbeat once the call has been quiet for a whole interval: one rolling timer, not one per wait.
-      let beatDue = false;
-      const quiet = quietTimer(d.heartbeatMs, () => {
-        beatDue = true;
-        poke();
-      });
-      try {
-        for (;;) {
-          if (ready.length > 0) {
-            const batch = ready.splice(0);
-            unsent?.sending(batch.length);
-            for (const m of batch) {
-              yield m;
-              unsent?.sending(-1);
-            }
-            // Only now may the pump pull again: a batch Connect is still taking counts against `buffer`.
-            const r = drained;
-            drained = undefined;
-            r?.();
-            // Messages went out: a beat that fell due while Connect waited on flow control is moot.
-            quiet.touch();
-            beatDue = false;
-            continue;
-          }
-          if (end) break;
-          if (beatDue) {
-            beatDue = false;
-            yield heartbeat;
-            continue;
-          }
-          await new Promise<void>((resolve) => (wake = resolve));
-        }
-        await pumped;
-        const e = end!;
-        if (e.kind === 'aborted') {
-          if (ctx.signal.aborted) return;
-          throw new ConnectError('the call was taken over by a resumed call, or the server closed', Code.Aborted);
-        }
-        let last: Json | StoredError;
-        let proto: ProtoMessage | undefined;
-        try {
-          if (e.kind === 'error') throw e.error;
-          last = response(check(e.value ?? { type: d.terminal, data: null }, true), instance.replay.lastSeq + 1, e.dropped);
-          proto = toProto(last);
-        } catch (error) {
-          last = errorFor(error);
-        }
-        // The end is kept whatever the stream's retention, so a resume ends the same way.
-        instance.replay.append(JSON.stringify(last));
-        instance.ended = true;
-        if (!proto) return raise(last as StoredError);
-        yield proto;
-      } finally {
-        quiet.stop();
-        // Connect calls return() when the client cancels: the pump must stop pulling the handler.
-        run.controller.abort();
-        run.done();
-        if (instance.live === run.controller) instance.live = undefined;
-        registry.touch(instance);
       }
     }
 
@@ -520,20 +524,22 @@ export function createGrpcRouter<P = unknown>(
     const impl = (m: DescMethod) => {
       switch (m.methodKind) {
         case 'server_streaming':
-          return async function* (req: ProtoMessage, ctx: ConnectContext) {
-            const who = await admit(ctx, tokenOf(req));
-            yield* serve(ctx, fromOpen(req), emptyMessages(), who);
-          };
+          return (req: ProtoMessage, ctx: ConnectContext) =>
+            serve(ctx, async () => {
+              const who = await admit(ctx, tokenOf(req));
+              return { open: fromOpen(req), messages: emptyMessages(), who };
+            });
         case 'bidi_streaming':
-          return async function* (reqs: AsyncIterable<ProtoMessage>, ctx: ConnectContext) {
-            // Before the first message is read: an unknown caller makes the server parse nothing.
-            // The hook sees no resumeFrom here (it is in that message); the owner check still applies.
-            const who = await admit(ctx, undefined);
-            const it = reqs[Symbol.asyncIterator]();
-            const open = await firstOpen(it);
-            const inject = d.errors.mode === 'in-band' && d.errors.message !== undefined ? createInjector(d.backpressure.buffer) : undefined;
-            yield* serve(ctx, open, clientMessages(it, inject), who, inject);
-          };
+          return (reqs: AsyncIterable<ProtoMessage>, ctx: ConnectContext) =>
+            serve(ctx, async () => {
+              // Before the first message is read: an unknown caller makes the server parse nothing.
+              // The hook sees no resumeFrom here (it is in that message); the owner check still applies.
+              const who = await admit(ctx, undefined);
+              const it = reqs[Symbol.asyncIterator]();
+              const open = await firstOpen(it);
+              const inject = d.errors.mode === 'in-band' && d.errors.message !== undefined ? createInjector(d.backpressure.buffer) : undefined;
+              return { open, messages: clientMessages(it, inject), who, inject };
+            });
         case 'client_streaming':
           return async (reqs: AsyncIterable<ProtoMessage>, ctx: ConnectContext) => {
             const who = await admit(ctx, undefined);

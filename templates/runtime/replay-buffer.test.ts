@@ -104,3 +104,100 @@ describe('createReplayBuffer', () => {
     expect(b.after(3)).toEqual(['d']);
   });
 });
+
+describe('createReplayBuffer against a plain model', () => {
+  // Every observable answer compared with an obviously right model (all frames as strings), over
+  // random runs that cross batch boundaries, eviction inside a pending batch, large frames that
+  // encode early, and age eviction between appends.
+  const rng = (seed: number) => () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const pieces = ['a', 'é', '€', '😀', '\n', 'x'.repeat(40)];
+
+  it.each([
+    ['count only, small', { seed: 1, retention: { messages: 5 } }],
+    ['count only, a batch and a bit', { seed: 2, retention: { messages: 70 } }],
+    ['count and age', { seed: 3, retention: { messages: 200, seconds: 2 } }],
+    ['age dominating', { seed: 4, retention: { messages: 10_000, seconds: 1 } }],
+    ['one frame', { seed: 5, retention: { messages: 1, seconds: 5 } }],
+  ])('%s', (_, { seed, retention }: { seed: number; retention: { messages: number; seconds?: number } }) => {
+    const random = rng(seed);
+    const clock = { t: 0 };
+    const b = createReplayBuffer(retention, () => clock.t);
+    const model: { text: string; t: number }[] = [];
+    let unwritten: string[] = [];
+    const maxAgeMs = retention.seconds === undefined ? Infinity : retention.seconds * 1000;
+    const retained = () => {
+      const kept = model.map((f, k) => ({ ...f, seq: k + 1 })).filter((f) => f.t >= clock.t - maxAgeMs);
+      return kept.slice(Math.max(0, kept.length - retention.messages));
+    };
+    for (let step = 0; step < 1500; step++) {
+      const r = random();
+      if (r < 0.8) {
+        const big = random() < 0.01;
+        let text = `id: ${model.length + 1}\n`;
+        const n = big ? 6000 : Math.floor(random() * 30);
+        for (let k = 0; k < n; k++) text += pieces[Math.floor(random() * pieces.length)];
+        model.push({ text, t: clock.t });
+        expect(b.append(text)).toBe(model.length);
+        // As a transport does: batches written joined, now and then one never written (a drop).
+        unwritten.push(text);
+        const w = random();
+        if (w < 0.1) b.written(unwritten.join(''));
+        if (w < 0.12) unwritten = [];
+      } else if (r < 0.85) {
+        clock.t += Math.floor(random() * 400);
+      } else {
+        const kept = retained();
+        const oldest = kept[0]?.seq;
+        expect(b.oldestSeq).toBe(oldest);
+        expect(b.size).toBe(kept.length);
+        const seq = Math.floor(random() * (model.length + 2)) - 1;
+        const want =
+          seq < 0 || seq > model.length ? undefined
+          : seq === model.length ? []
+          : oldest !== undefined && seq + 1 >= oldest ? kept.filter((f) => f.seq > seq).map((f) => f.text)
+          : undefined;
+        expect(b.after(seq)).toEqual(want);
+      }
+    }
+  });
+});
+
+describe('createReplayBuffer.written', () => {
+  const frames = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, k) => `id: ${from + k}\ndata: é${'x'.repeat(k % 3)}\n\n`);
+
+  it.each([
+    ['a whole batch', { given: [[1, 4]], want: frames(1, 6) }],
+    ['batches in turn', { given: [[1, 2], [3, 6]], want: frames(1, 6) }],
+    // Frames 1-2 were never written (a dropped connection); 3-4 have the length of 1-2 but are not them.
+    ['a chunk that is not the oldest pending frames', { given: [[3, 4]], want: frames(1, 6) }],
+    ['a chunk of other text', { given: [[0, 0]], want: frames(1, 6) }],
+  ])('stores frames exactly: %s', (_, { given, want }) => {
+    const b = createReplayBuffer({ messages: 100 });
+    const all = frames(1, 6);
+    for (const f of all) b.append(f);
+    for (const [from = 0, to] of given) b.written(from === 0 ? 'heartbeat' : all.slice(from - 1, to).join(''));
+    expect(b.after(0)).toEqual(want);
+    expect(b.after(4)).toEqual(want.slice(4));
+  });
+
+  it('keeps equal-length frames apart when a chunk is out of step', () => {
+    // Same lengths everywhere: only the content check can tell frames 1-2 from 3-4.
+    const b = createReplayBuffer({ messages: 100 });
+    const all = ['id: 1\n', 'id: 2\n', 'id: 3\n', 'id: 4\n'];
+    for (const f of all) b.append(f);
+    b.written('id: 3\nid: 4\n');
+    expect(b.after(0)).toEqual(all);
+  });
+
+  it('stays exact over a long run of written batches with eviction by count', () => {
+    const b = createReplayBuffer({ messages: 50 });
+    const text = (i: number) => `id: ${i}\ndata: ${'€'.repeat(i % 7)}\n\n`;
+    for (let i = 1; i <= 2000; ) {
+      const batch: string[] = [];
+      for (let k = 0; k < 1 + (i % 70) && i <= 2000; k++, i++) batch.push(text(i)), b.append(text(i));
+      b.written(batch.join(''));
+    }
+    expect(b.after(1950)).toEqual(Array.from({ length: 50 }, (_, k) => text(1951 + k)));
+    expect(b.after(1949)).toBeUndefined();
+  });
+});

@@ -316,6 +316,8 @@ export function createHttpRouter<P = unknown>(
         heartbeat.touch();
         registry.touch(instance);
         const accepted = sink.write(chunk);
+        // The pump's joined batch: the replay buffer stores its frames from it instead of joining them again.
+        instance.replay.written(chunk);
         // Counted here, not by the pump: frames handed over while the transport was full.
         held?.wrote(1, accepted);
         return accepted;

@@ -6,6 +6,15 @@
 // Frames are kept as UTF-8 bytes in one growable Buffer, outside the JS heap. Thousands of
 // retained frame strings outlive several young-generation collections each; that copying made
 // GC the largest per-message cost of a resumable stream (3x the server CPU of a non-resumable one).
+//
+// Appends are cheap because they are batched: a frame waits (as the string the caller holds
+// anyway) until the transport has written it: `written(chunk)` hands over the batch the pump
+// joined for its own write, which is encoded as it is (no second join). Without that call the
+// frames are joined and encoded once BATCH_FRAMES are pending. Encoding each frame alone
+// flattened every frame string (an allocation and a copy) and paid a native call per frame.
+// A frame is located by its UTF-16 offset, which costs nothing to know (`length`); `after()`
+// decodes whole batches and cuts them there, since decoding what was encoded gives back as many
+// UTF-16 units (a lone surrogate becomes one U+FFFD).
 
 export interface Retention {
   /** Most frames kept. */
@@ -23,6 +32,12 @@ export interface ReplayBuffer {
   /** Appends the frame numbered `lastSeq + 1`. */
   append(frame: string): number;
   /**
+   * Calling it is optional and saves work: `chunk`, just written by the transport, is appended
+   * frames joined in order (a pump batch). Those frames are stored from it rather than joined
+   * again. A chunk that is not the oldest frames not yet stored only makes those be stored now.
+   */
+  written(chunk: string): void;
+  /**
    * The retained frames after `seq`, oldest first: empty when `seq` is the last frame; undefined
    * when a frame after `seq` is no longer retained, or `seq` was never issued.
    */
@@ -31,38 +46,83 @@ export interface ReplayBuffer {
 
 /** Smallest byte store; at least Buffer's pool threshold, so it never pins a shared pool slab. */
 const MIN_BYTES = 4096;
+/** Frames joined and encoded together; above a pump batch (`buffer`), so `written()` usually comes first. */
+const BATCH_FRAMES = 256;
+/** A batch is encoded early once its text is this long, so few large frames are not held as strings. */
+const BATCH_UNITS = 65_536;
+/** First capacity of the per-frame rings; they double up to the retention's count. */
+const MIN_RING = 64;
 
 export function createReplayBuffer(retention: Retention, now: () => number = Date.now): ReplayBuffer {
-  const max = retention.messages;
+  const max = Math.max(0, Math.floor(retention.messages));
   const maxAgeMs = retention.seconds === undefined ? Infinity : retention.seconds * 1000;
+  const byAge = maxAgeMs !== Infinity;
   let lastSeq = 0;
+  // Retained frames are the seqs oldest..lastSeq (none when oldest > lastSeq).
+  let oldest = 1;
+
+  // Per frame, in rings indexed by `seq & mask`: when it came in, and where its text starts in
+  // the virtual UTF-16 stream of everything ever appended (its end is the next frame's start).
+  let mask = MIN_RING - 1;
+  let times = new Float64Array(byAge ? MIN_RING : 0);
+  let units = new Float64Array(MIN_RING);
+  let unitEnd = 0;
+
+  // Frames appended but not yet encoded: seqs lastSeq - pending.length + 1 .. lastSeq.
+  let pending: string[] = [];
+  let pendingUnits = 0;
+
+  // Encoded batches, oldest first from batchHead: the first seq of each, and where it starts in
+  // the virtual byte stream and the virtual UTF-16 stream.
+  let batchSeq: number[] = [];
+  let batchByte: number[] = [];
+  let batchUnit: number[] = [];
+  let batchHead = 0;
+
   // Offsets are virtual (bytes ever stored): `bytes[i]` is offset `base + i`, so moving the live
-  // bytes only changes `base`. Retained frame k starts at starts[head + k] and came in at times[head + k].
+  // bytes only changes `base`.
   let bytes = Buffer.alloc(0);
   let base = 0;
   let end = 0;
-  let starts: number[] = [];
-  let times: number[] = [];
-  let head = 0;
 
-  const size = () => starts.length - head;
-  const dropOldest = () => {
-    head++;
-    // The dead prefix goes once it is half the arrays: appends stay O(1) amortised.
-    if (head > 64 && head * 2 > starts.length) {
-      starts = starts.slice(head);
-      times = times.slice(head);
-      head = 0;
+  const size = () => lastSeq - oldest + 1;
+  const grow = () => {
+    const cap = (mask + 1) * 2;
+    const nextMask = cap - 1;
+    const nextTimes = new Float64Array(byAge ? cap : 0);
+    const nextUnits = new Float64Array(cap);
+    for (let s = oldest; s <= lastSeq; s++) {
+      if (byAge) nextTimes[s & nextMask] = times[s & mask]!;
+      nextUnits[s & nextMask] = units[s & mask]!;
+    }
+    mask = nextMask;
+    times = nextTimes;
+    units = nextUnits;
+  };
+  /** Drops batches wholly older than the oldest retained frame. */
+  const dropBatches = () => {
+    // The last encoded frame; everything after it is pending.
+    if (oldest > lastSeq - pending.length) batchHead = batchSeq.length;
+    else while (batchHead + 1 < batchSeq.length && batchSeq[batchHead + 1]! <= oldest) batchHead++;
+    // The dead prefix goes once it is half the arrays: O(1) amortised.
+    if (batchHead > 64 && batchHead * 2 > batchSeq.length) {
+      batchSeq = batchSeq.slice(batchHead);
+      batchByte = batchByte.slice(batchHead);
+      batchUnit = batchUnit.slice(batchHead);
+      batchHead = 0;
     }
   };
   const evictOld = (t: number) => {
+    if (!byAge) return;
     const cutoff = t - maxAgeMs;
-    while (size() > 0 && times[head]! < cutoff) dropOldest();
+    const from = oldest;
+    while (oldest <= lastSeq && times[oldest & mask]! < cutoff) oldest++;
+    if (oldest !== from) dropBatches();
   };
   /** Room for `need` more bytes after `end`: slide the live bytes to the front, or grow. */
   const reserve = (need: number) => {
     if (end - base + need <= bytes.length) return;
-    const liveStart = size() > 0 ? starts[head]! : end;
+    const liveStart = batchHead < batchSeq.length ? batchByte[batchHead]! : end;
     const live = end - liveStart;
     if (live + need <= bytes.length >> 1) bytes.copyWithin(0, liveStart - base, end - base);
     else {
@@ -72,6 +132,21 @@ export function createReplayBuffer(retention: Retention, now: () => number = Dat
     }
     base = liveStart;
   };
+  /** Stores `text`, the oldest `count` pending frames joined, as one batch. */
+  const encode = (text: string, count: number) => {
+    dropBatches();
+    // Three bytes per UTF-16 unit is the UTF-8 worst case, so write() never truncates.
+    reserve(text.length * 3);
+    batchSeq.push(lastSeq - pending.length + 1);
+    batchByte.push(end);
+    batchUnit.push(unitEnd - pendingUnits);
+    end += bytes.write(text, end - base);
+    pending = count === pending.length ? [] : pending.slice(count);
+    pendingUnits -= text.length;
+  };
+  const flush = () => {
+    if (pending.length > 0) encode(pending.join(''), pending.length);
+  };
 
   return {
     get lastSeq() {
@@ -79,7 +154,7 @@ export function createReplayBuffer(retention: Retention, now: () => number = Dat
     },
     get oldestSeq() {
       evictOld(now());
-      return size() > 0 ? lastSeq - size() + 1 : undefined;
+      return size() > 0 ? oldest : undefined;
     },
     get size() {
       evictOld(now());
@@ -87,24 +162,55 @@ export function createReplayBuffer(retention: Retention, now: () => number = Dat
     },
     append(frame) {
       const seq = ++lastSeq;
-      if (max <= 0) return seq;
-      const t = now();
-      // Three bytes per UTF-16 unit is the UTF-8 worst case, so write() never truncates.
-      reserve(frame.length * 3);
-      starts.push(end);
-      times.push(t);
-      end += bytes.write(frame, end - base);
-      while (size() > max) dropOldest();
-      evictOld(t);
+      if (max === 0) {
+        oldest = seq + 1;
+        return seq;
+      }
+      if (size() > mask + 1) {
+        if (mask + 1 < max) grow();
+        else oldest++;
+      }
+      const i = seq & mask;
+      units[i] = unitEnd;
+      unitEnd += frame.length;
+      pending.push(frame);
+      pendingUnits += frame.length;
+      if (byAge) {
+        const t = now();
+        times[i] = t;
+        evictOld(t);
+      }
+      if (size() > max) oldest = seq - max + 1;
+      if (pending.length >= BATCH_FRAMES || pendingUnits >= BATCH_UNITS) flush();
       return seq;
+    },
+    written(chunk) {
+      // The frames it holds: as many of the oldest pending as make up its length, checked at
+      // both ends (ids differ from frame to frame), so equal lengths alone never misplace text.
+      let n = 0;
+      let count = 0;
+      while (count < pending.length && n < chunk.length) n += pending[count++]!.length;
+      if (count > 0 && n === chunk.length && chunk.startsWith(pending[0]!) && chunk.endsWith(pending[count - 1]!)) encode(chunk, count);
+      // Out of step (frames written elsewhere, or a batch cut by the thresholds): store what is
+      // pending by itself, so the next chunk starts at the oldest pending frame again.
+      else flush();
     },
     after(seq) {
       evictOld(now());
       if (!Number.isSafeInteger(seq) || seq < 0 || seq > lastSeq) return undefined;
-      const missing = lastSeq - seq;
-      if (missing > size()) return undefined;
+      if (seq === lastSeq) return [];
+      if (seq + 1 < oldest) return undefined;
+      flush();
+      // The batch holding seq + 1: the last one starting at or before it.
+      let b = batchSeq.length - 1;
+      while (b > batchHead && batchSeq[b]! > seq + 1) b--;
+      const text = bytes.toString('utf8', batchByte[b]! - base, end - base);
+      const origin = batchUnit[b]!;
       const out: string[] = [];
-      for (let i = starts.length - missing; i < starts.length; i++) out.push(bytes.toString('utf8', starts[i]! - base, (starts[i + 1] ?? end) - base));
+      for (let s = seq + 1; s <= lastSeq; s++) {
+        const to = s === lastSeq ? unitEnd : units[(s + 1) & mask]!;
+        out.push(text.slice(units[s & mask]! - origin, to - origin));
+      }
       return out;
     },
   };

@@ -17,7 +17,6 @@ export interface ConformanceStreamView {
   /** `alertsConformance`: the descriptor's name in streams.ts. */
   readonly descriptor: string;
   readonly file: string;
-  readonly title: string;
   readonly path: readonly { readonly literal?: string; readonly param?: string }[];
   readonly method: 'GET' | 'POST';
   readonly terminal: string;
@@ -47,7 +46,7 @@ export function conformanceTargets(bound: BoundContract, tsHeader: string): Targ
   const types = new Map(bound.contract.types.map((t) => [t.key, t]));
   // gRPC: the reader needs the rpc's descriptor (the `_pb.ts`) and the codec plan.
   const grpc = bound.transport === 'grpc' ? grpcView(bound, tsHeader) : undefined;
-  const streams = bound.streams.map((b, i) => streamView(b, bound.transport, bound.contract.file, types, grpc?.streams[i]?.targetLiteral));
+  const streams = bound.streams.map((b, i) => streamView(b, bound.transport, types, grpc?.streams[i]?.targetLiteral));
   const proto = grpc && { module: `.${grpc.pbModule}`, fileExport: grpc.fileExport, plan: grpc.planLiteral };
   return [
     {
@@ -70,7 +69,7 @@ export function conformanceTargets(bound: BoundContract, tsHeader: string): Targ
   ];
 }
 
-function streamView(b: BoundStream, transport: string, file: string, types: ReadonlyMap<string, NamedType>, grpcTarget: string | undefined): ConformanceStreamView {
+function streamView(b: BoundStream, transport: string, types: ReadonlyMap<string, NamedType>, grpcTarget: string | undefined): ConformanceStreamView {
   const s = b.stream;
   const ws = transport === 'websocket';
   const grpc = transport === 'grpc';
@@ -83,7 +82,6 @@ function streamView(b: BoundStream, transport: string, file: string, types: Read
     wire: s.name.wire,
     descriptor: `${s.name.camel}Conformance`,
     file: `${s.name.camel}.conformance.test.ts`,
-    title: `stream ${s.name.wire} (${transport}) keeps the contract in ${file}`,
     // gRPC: the rpc, not a path, names the stream.
     path: grpc ? [] : s.path.segments.map((g) => (g.kind === 'literal' ? { literal: g.text } : { param: g.name })),
     // WebSocket: the upgrade is a GET; the request travels in the open frame. gRPC: always POST.

@@ -10,6 +10,7 @@ import type * as Conformance from '../templates/runtime/conformance.ts';
 import { generate } from '../generator/generate.ts';
 import { startBrokenGrpcServer, type BrokenGrpcOptions, type GrpcFault } from './support/broken-grpc-server.ts';
 import { removeWorkDirs, ROOT, workDir } from './support/tools.ts';
+import { judge as judgeChecks } from './support/conformance.ts';
 
 let generated: string;
 let conformance: typeof Conformance;
@@ -44,22 +45,7 @@ async function serve(fault: GrpcFault | undefined, options: Options): Promise<st
 }
 
 /** Runs the checks (all, or those named); what failed, by check name, and what was skipped. */
-async function judge(baseUrl: string, only?: readonly string[]) {
-  const failed = new Map<string, string>();
-  const skipped = new Map<string, string>();
-  for (const check of conformance.conformanceChecks(quotes, fixture)) {
-    if (only && !only.includes(check.name)) continue;
-    try {
-      const r = await check.run({ baseUrl, timeoutMs: 10_000 });
-      if ('skipped' in r) skipped.set(check.name, r.skipped);
-    } catch (e) {
-      if (!(e instanceof conformance.ConformanceViolation)) throw e;
-      expect(e.check).toBe(check.name);
-      failed.set(check.name, e.message);
-    }
-  }
-  return { failed, skipped };
-}
+const judge = (baseUrl: string, only?: readonly string[]) => judgeChecks(conformance.conformanceChecks(quotes, fixture), baseUrl, only);
 
 const quick: Options = { count: 20, intervalMs: 0 };
 /** A quiet stretch of six heartbeat intervals (the contract's is 200 ms) before message 2. */

@@ -4,19 +4,17 @@
 // generated: a vitest child pointed at the server by STREAMSPEC_BASE_URL. Broken gRPC servers are
 // judged in test/conformance-grpc-broken.test.ts.
 
-import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createAuthenticate, createHandlers } from '../examples/ingest/handlers.ts';
 import { createH2cServer, createRouter } from '../generated/ingest/server.ts';
 import { generate } from '../generator/generate.ts';
 import { startMock } from '../generator/mock.ts';
 import { removeWorkDirs, ROOT, workDir } from './support/tools.ts';
+import { runSuites } from './support/conformance.ts';
 
-const run = promisify(execFile);
 const closers: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const c of closers.splice(0).reverse()) await c();
@@ -34,25 +32,7 @@ beforeAll(async () => {
   expect(r.ok, JSON.stringify(r.diagnostics)).toBe(true);
 });
 
-/** Runs the generated suites in `root` (a generated output folder) against `baseUrl`, in a vitest child. */
-function runSuite(root: string, baseUrl: string, fixtures = '') {
-  const dir = workDir('conformance-grpc-run');
-  const config = join(dir, 'vitest.config.mjs');
-  writeFileSync(
-    config,
-    `export default { cacheDir: ${JSON.stringify(join(dir, 'cache'))}, test: { root: ${JSON.stringify(root)}, include: ['conformance/*.conformance.test.ts'], testTimeout: 30000 } };\n`,
-  );
-  // Asynchronously: the server under test runs in this process and must go on answering.
-  return run(process.execPath, [join(ROOT, 'node_modules', 'vitest', 'vitest.mjs'), 'run', '--config', config, '--reporter', 'verbose'], {
-    cwd: ROOT,
-    env: { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1', STREAMSPEC_BASE_URL: baseUrl, STREAMSPEC_FIXTURES: fixtures },
-    encoding: 'utf8',
-    timeout: 120_000,
-  }).then(
-    (r) => ({ status: 0, out: `${r.stdout}\n${r.stderr}` }),
-    (e: { code?: number; stdout?: string; stderr?: string }) => ({ status: e.code ?? 1, out: `${e.stdout}\n${e.stderr}` }),
-  );
-}
+const runSuite = (root: string, baseUrl: string, fixtures = '') => runSuites('grpc', root, baseUrl, { fixtures });
 
 /** The example collector (generated server + examples/ingest handlers), requiring a bearer token. */
 async function collector(): Promise<string> {

@@ -6,22 +6,20 @@
 // a server by STREAMSPEC_BASE_URL); the broken servers are judged in-process by the same checks,
 // imported from the committed generated/room/ output.
 
-import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createHandlers, demoAuthenticate, type RoomUser } from '../examples/room/handlers.ts';
 import { fixtures, roomConformance } from '../generated/room/conformance/streams.ts';
-import { conformanceChecks, ConformanceViolation, fixtureFor, type ConformanceStream, type Fixture } from '../generated/room/runtime/conformance.ts';
+import { conformanceChecks, fixtureFor, type ConformanceStream, type Fixture } from '../generated/room/runtime/conformance.ts';
 import { createRouter, type AuthRequest } from '../generated/room/server.ts';
 import { startMock } from '../generator/mock.ts';
 import { startBrokenWsServer, type BrokenWsOptions, type WsFault } from './support/broken-ws-server.ts';
 import { removeWorkDirs, ROOT, workDir } from './support/tools.ts';
+import { judge as judgeChecks, runSuites } from './support/conformance.ts';
 
-const run = promisify(execFile);
 const closers: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const c of closers.splice(0).reverse()) await c();
@@ -48,44 +46,12 @@ async function exampleRoom(
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
-/** Runs the checks (all, or those named); what failed, by check name, and what was skipped. */
-async function judge(baseUrl: string, only?: readonly string[], stream: ConformanceStream = roomConformance, fixture: Fixture = fixtures['room']!) {
-  const failed = new Map<string, string>();
-  const skipped = new Map<string, string>();
-  for (const check of conformanceChecks(stream, fixture)) {
-    if (only && !only.includes(check.name)) continue;
-    try {
-      const r = await check.run({ baseUrl, timeoutMs: 10_000 });
-      if ('skipped' in r) skipped.set(check.name, r.skipped);
-    } catch (e) {
-      if (!(e instanceof ConformanceViolation)) throw e;
-      expect(e.check).toBe(check.name);
-      failed.set(check.name, e.message);
-    }
-  }
-  return { failed, skipped };
-}
+/** The room checks (or `stream`'s), all or those named, against `baseUrl`. */
+const judge = (baseUrl: string, only?: readonly string[], stream: ConformanceStream = roomConformance, fixture: Fixture = fixtures['room']!) =>
+  judgeChecks(conformanceChecks(stream, fixture), baseUrl, only);
 
 describe('the generated room suite', () => {
-  // A vitest child with its own config, as test/conformance.test.ts runs the HTTP suites.
-  const runSuite = (baseUrl: string) => {
-    const dir = workDir('conformance-room');
-    const config = join(dir, 'vitest.config.mjs');
-    writeFileSync(
-      config,
-      `export default { cacheDir: ${JSON.stringify(join(dir, 'cache'))}, test: { root: ${JSON.stringify(join(ROOT, 'generated', 'room'))}, include: ['conformance/*.conformance.test.ts'], testTimeout: 30000 } };\n`,
-    );
-    // Asynchronously: the server under test runs in this process and must go on answering.
-    return run(process.execPath, [join(ROOT, 'node_modules', 'vitest', 'vitest.mjs'), 'run', '--config', config, '--reporter', 'verbose'], {
-      cwd: ROOT,
-      env: { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1', STREAMSPEC_BASE_URL: baseUrl, STREAMSPEC_FIXTURES: '' },
-      encoding: 'utf8',
-      timeout: 120_000,
-    }).then(
-      (r) => ({ status: 0, out: `${r.stdout}\n${r.stderr}` }),
-      (e: { code?: number; stdout?: string; stderr?: string }) => ({ status: e.code ?? 1, out: `${e.stdout}\n${e.stderr}` }),
-    );
-  };
+  const runSuite = (baseUrl: string) => runSuites('room', join(ROOT, 'generated', 'room'), baseUrl);
 
   it('passes against the example room server, the control endpoint included', async () => {
     const { status, out } = await runSuite(await exampleRoom({ conformanceControl: true }));

@@ -5,8 +5,6 @@
 // server by STREAMSPEC_BASE_URL); the broken servers are judged in-process by the same checks,
 // imported from the committed generated/alerts/ output.
 
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { writeFileSync } from 'node:fs';
 import type { RequestListener } from 'node:http';
 import { join } from 'node:path';
@@ -17,14 +15,14 @@ import { createHandlers as telemetryHandlers } from '../examples/telemetry/handl
 import { completionConformance, fixtures as assistantFixtures } from '../generated/assistant/conformance/streams.ts';
 import { createRouter as assistantRouter, StreamError } from '../generated/assistant/server.ts';
 import { alertsConformance, fixtures } from '../generated/alerts/conformance/streams.ts';
-import { conformanceChecks, ConformanceViolation, type ConformanceStream, type Fixture } from '../generated/alerts/runtime/conformance.ts';
+import { conformanceChecks, type ConformanceStream, type Fixture } from '../generated/alerts/runtime/conformance.ts';
 import { createRouter as telemetryRouter } from '../generated/telemetry/server.ts';
 import { startMock } from '../generator/mock.ts';
 import { listen, type Listening } from './http-harness.ts';
 import { brokenAlertsServer, FLEET_ID, type BrokenOptions, type Fault } from './support/broken-server.ts';
 import { ROOT, workDir } from './support/tools.ts';
+import { judge as judgeChecks, runSuites } from './support/conformance.ts';
 
-const run = promisify(execFile);
 const servers: Listening[] = [];
 afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => s.close()));
@@ -36,46 +34,14 @@ async function serve(listener: RequestListener): Promise<string> {
   return s.base;
 }
 
-/** Runs the checks (all, or those named); what failed, by check name, and what was skipped. */
-async function judge(baseUrl: string, only?: readonly string[], stream: ConformanceStream = alertsConformance) {
-  const failed = new Map<string, string>();
-  const skipped = new Map<string, string>();
-  for (const check of conformanceChecks(stream, fixtures['alerts']!)) {
-    if (only && !only.includes(check.name)) continue;
-    try {
-      const r = await check.run({ baseUrl, timeoutMs: 10_000 });
-      if ('skipped' in r) skipped.set(check.name, r.skipped);
-    } catch (e) {
-      if (!(e instanceof ConformanceViolation)) throw e;
-      expect(e.check).toBe(check.name);
-      failed.set(check.name, e.message);
-    }
-  }
-  return { failed, skipped };
-}
+/** The checks of `stream` (default: alerts), all or those named, against `baseUrl`. */
+const judge = (baseUrl: string, only?: readonly string[], stream: ConformanceStream = alertsConformance) => judgeChecks(conformanceChecks(stream, fixtures['alerts']!), baseUrl, only);
 
 describe('generated suites against the example servers', () => {
-  // One vitest child per contract, with its own config: the generated files are not part of this
-  // project's test run (they would skip there without STREAMSPEC_BASE_URL).
-  const runSuite = (contract: string, baseUrl: string, tests = { root: join(ROOT, 'generated', contract), include: 'conformance/*.conformance.test.ts' }) => {
-    const dir = workDir(`conformance-${contract}`);
-    const config = join(dir, 'vitest.config.mjs');
-    // cacheDir: vitest would otherwise keep its results under the root, inside generated/.
-    writeFileSync(
-      config,
-      `export default { cacheDir: ${JSON.stringify(join(dir, 'cache'))}, test: { root: ${JSON.stringify(tests.root)}, include: [${JSON.stringify(tests.include)}], testTimeout: 30000 } };\n`,
-    );
-    // Asynchronously: the servers under test run in this process and must go on answering.
-    return run(process.execPath, [join(ROOT, 'node_modules', 'vitest', 'vitest.mjs'), 'run', '--config', config, '--reporter', 'verbose'], {
-      cwd: ROOT,
-      env: { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1', STREAMSPEC_BASE_URL: baseUrl, STREAMSPEC_FIXTURES: '' },
-      encoding: 'utf8',
-      timeout: 120_000,
-    }).then(
-      (r) => ({ status: 0, out: `${r.stdout}\n${r.stderr}` }),
-      (e: { code?: number; stdout?: string; stderr?: string }) => ({ status: e.code ?? 1, out: `${e.stdout}\n${e.stderr}` }),
-    );
-  };
+  // One vitest child per contract: the generated files are not part of this project's test run
+  // (they would skip there without STREAMSPEC_BASE_URL).
+  const runSuite = (contract: string, baseUrl: string, tests?: { root: string; include: string }) =>
+    runSuites(contract, tests?.root ?? join(ROOT, 'generated', contract), baseUrl, tests ? { include: tests.include } : {});
 
   it.each([
     ['alerts', async () => serve(alertsRouter.node), 1],

@@ -13,8 +13,8 @@ import { createRegistry, fromBinary, toBinary, type DescMessage, type DescMethod
 import { ConnectError } from '@connectrpc/connect';
 import { createGrpcTransport, Http2SessionManager } from '@connectrpc/connect-node';
 import { httpBase, numbered, type ConformanceStream, type Fixture, type GrpcReader, type GrpcStatus, type OpenOptions, type Recording, type Seen } from './conformance.js';
-import { openMessageJson, type GrpcTarget } from './grpc-call.js';
-import { createCodec } from './grpc-codec.js';
+import type { GrpcTarget } from './grpc-call.js';
+import { createCodec, openMessageJson, readOpenMessageJson } from './grpc-codec.js';
 import { ERROR_CODE_KEY } from './grpc-status.js';
 
 type Json = Record<string, unknown>;
@@ -58,14 +58,8 @@ export function grpcReader(target: GrpcTarget): GrpcReader {
       } catch {
         return undefined; // protobuf cannot carry this input at all
       }
-      // What the server reads off the open message (grpc-server.ts, `opening`).
-      const params: Json = {};
-      const keys = new Set(Object.values(wire.params));
-      for (const [name, key] of Object.entries(wire.params)) if (Object.prototype.hasOwnProperty.call(json, key)) params[name] = json[key];
-      const via = wire.requestVia;
-      let request: unknown;
-      if (via === 'inline') request = Object.fromEntries(Object.entries(json).filter(([k]) => !keys.has(k) && k !== wire.resumeToken));
-      else if (via) request = json[via.field];
+      // What the server reads off the open message.
+      const { params, request } = readOpenMessageJson(wire, json);
       return { ...input, params, request };
     },
 

@@ -25,6 +25,7 @@ import {
   type Message,
 } from '@bufbuild/protobuf';
 import { base64Decode, base64Encode } from '@bufbuild/protobuf/wire';
+import type { GrpcWirePlan } from './grpc-server.js';
 
 export interface CodecPlan {
   /** Full enum name -> proto value name -> the contract's wire value. */
@@ -286,4 +287,36 @@ export function createCodec(plan: CodecPlan): Codec {
     toMessage: <T extends Message>(desc: DescMessage, value: unknown) => msgTo(desc, value) as T,
     fromMessage: (desc, message) => msgFrom(desc, message),
   };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The open message: where params, request and resume token sit (the stream's wire plan)
+
+/** The contract JSON of a call's open message: params, request and resume token where the wire plan puts them. */
+export function openMessageJson(wire: GrpcWirePlan, params: unknown, request: unknown, resumeFrom: string | undefined): Record<string, unknown> {
+  const json: Record<string, unknown> = {};
+  const given = (params ?? {}) as Record<string, unknown>;
+  for (const [name, key] of Object.entries(wire.params)) if (given[name] !== undefined) json[key] = given[name];
+  const via = wire.requestVia;
+  if (via === 'inline') Object.assign(json, request as Record<string, unknown>);
+  else if (via) json[via.field] = request;
+  if (wire.resumeToken !== undefined && resumeFrom !== undefined) json[wire.resumeToken] = resumeFrom;
+  return json;
+}
+
+/** The params, request and resume token an open message's contract JSON carries: the reverse of openMessageJson. */
+export function readOpenMessageJson(wire: GrpcWirePlan, open: Record<string, unknown>): { params: Record<string, unknown>; request: unknown; token: unknown } {
+  const params: Record<string, unknown> = {};
+  const paramKeys = new Set<string>();
+  for (const [name, key] of Object.entries(wire.params)) {
+    paramKeys.add(key);
+    if (own(open, key)) params[name] = open[key];
+  }
+  let request: unknown;
+  const via = wire.requestVia;
+  if (via === 'inline') {
+    request = {};
+    for (const [k, v] of Object.entries(open)) if (!paramKeys.has(k) && k !== wire.resumeToken) (request as Record<string, unknown>)[k] = v;
+  } else if (via) request = open[via.field];
+  return { params, request, token: wire.resumeToken === undefined ? undefined : open[wire.resumeToken] };
 }

@@ -27,7 +27,7 @@ import {
 import { CONTROL_PATH, createControl, held, pumpStats, type Control, type InstanceStats } from './control.js';
 import { StreamError } from './errors.js';
 import { checkMessage, ContractViolation, errorData, issueText, newStreamId, startHandler, type BaseHandlerContext, type CommonRouterOptions, type ErrorData, type Message, type StreamShape } from './frames.js';
-import { createCodec, type CodecPlan } from './grpc-codec.js';
+import { createCodec, readOpenMessageJson, type CodecPlan } from './grpc-codec.js';
 import { ERROR_CODE_KEY, RETRYABLE_KEY, toConnectError } from './grpc-status.js';
 import { createInjector, type Injector } from './injector.js';
 import { createInstanceRegistry, lookupResume, openInstance, type StreamInstance } from './instance-registry.js';
@@ -161,19 +161,7 @@ export function createGrpcRouter<P = unknown>(
 
     /** params, request and resume token from the open message's contract JSON. */
     const opening = (open: Json) => {
-      const params: Json = {};
-      const paramKeys = new Set<string>();
-      for (const [wire, json] of Object.entries(d.wire.params)) {
-        paramKeys.add(json);
-        if (Object.prototype.hasOwnProperty.call(open, json)) params[wire] = open[json];
-      }
-      let request: unknown;
-      const via = d.wire.requestVia;
-      if (via === 'inline') {
-        request = {};
-        for (const [k, v] of Object.entries(open)) if (!paramKeys.has(k) && k !== d.wire.resumeToken) (request as Json)[k] = v;
-      } else if (via) request = open[via.field];
-      const token = d.wire.resumeToken === undefined ? undefined : open[d.wire.resumeToken];
+      const { params, request, token } = readOpenMessageJson(d.wire, open);
       const issues = [...d.validateParams(params), ...(d.validateRequest ? d.validateRequest(request) : [])];
       if (issues.length > 0) throw invalid(issues);
       return { params, request, token: typeof token === 'string' && token !== '' ? token : undefined };

@@ -8,7 +8,7 @@
 import { createRegistry, type DescFile, type DescMessage, type DescMethod, type Message as ProtoMessage } from '@bufbuild/protobuf';
 import { Code, ConnectError, createClient, type Transport } from '@connectrpc/connect';
 import { StreamError, StreamInterruptedError, StreamProtocolError } from './errors.js';
-import { createCodec, type CodecPlan } from './grpc-codec.js';
+import { createCodec, openMessageJson, type CodecPlan } from './grpc-codec.js';
 import { ERROR_CODE_KEY, fromConnectError } from './grpc-status.js';
 import type { GrpcWirePlan } from './grpc-server.js';
 
@@ -78,18 +78,6 @@ const ID = /^([\w-]{22})\.([1-9]\d{0,14})$/;
  * that way; the caller's own abort is handled before this is consulted.
  */
 const TRANSIENT = new Set<Code>([Code.Unavailable, Code.Unknown, Code.Internal, Code.Aborted, Code.DeadlineExceeded, Code.Canceled]);
-
-/** The contract JSON of a call's open message: params, request and resume token where the wire plan puts them. */
-export function openMessageJson(wire: GrpcWirePlan, params: unknown, request: unknown, resumeFrom: string | undefined): Json {
-  const json: Json = {};
-  const given = (params ?? {}) as Json;
-  for (const [name, key] of Object.entries(wire.params)) if (given[name] !== undefined) json[key] = given[name];
-  const via = wire.requestVia;
-  if (via === 'inline') Object.assign(json, request as Json);
-  else if (via) json[via.field] = request;
-  if (wire.resumeToken !== undefined && resumeFrom !== undefined) json[wire.resumeToken] = resumeFrom;
-  return json;
-}
 
 export function openCall<M extends Msg, C extends { type: string; data?: unknown } = never>(
   transport: Transport,

@@ -16,12 +16,13 @@ const body = (chunks: (string | Uint8Array)[]) =>
   });
 
 async function read(chunks: (string | Uint8Array)[]) {
-  const frames: Frame[] = [];
+  const frames: (Frame | { ms: number })[] = [];
   let alive = 0;
   await sse.read(
     body(chunks),
     (f) => frames.push(f),
     async () => void alive++,
+    (ms) => frames.push({ ms }),
   );
   return { frames, alive };
 }

@@ -132,7 +132,7 @@ async function readWithSource(bytes: Uint8Array, size: number): Promise<{ events
     events.push({ type: f.type ?? 'message', data: f.data as string, lastEventId });
   };
   try {
-    await sse.read(body, frame, async () => {});
+    await sse.read(body, frame, async () => {}, () => {});
   } catch (e) {
     return { events, error: (e as Error).message };
   }

@@ -9,9 +9,9 @@ import { StreamProtocolError } from './errors.js';
 export const sse: Source = {
   accept: 'text/event-stream',
   resumeHeader: 'Last-Event-ID',
-  async read(body, frame, alive) {
+  async read(body, frame, alive, retry) {
     const p = createParser({
-      onRetry: (ms) => frame({ ms }),
+      onRetry: retry,
       onEvent: (e) => {
         let d: unknown;
         try {

@@ -30,12 +30,12 @@ export interface Source {
   readonly accept: string;
   readonly resumeHeader: string;
   /**
-   * Reads the body, calling `frame` for each frame and `alive` after any bytes (heartbeats
-   * included); awaits `alive()` before reading on (that is the backpressure). Resolves at end of
-   * body. Throws StreamProtocolError on a malformed frame. No signal: the client aborts the
-   * fetch, and the body then errors.
+   * Reads the body, calling `frame` for each frame, `alive` after any bytes (heartbeats
+   * included) and `retry` with a server's reconnect delay (SSE `retry:`); awaits `alive()` before
+   * reading on (that is the backpressure). Resolves at end of body. Throws StreamProtocolError on
+   * a malformed frame. No signal: the client aborts the fetch, and the body then errors.
    */
-  read(body: ReadableStream<Uint8Array>, frame: (f: Frame) => void, alive: () => Promise<void>): Promise<void>;
+  read(body: ReadableStream<Uint8Array>, frame: (f: Frame) => void, alive: () => Promise<void>, retry: (ms: number) => void): Promise<void>;
 }
 
 export type Frame =
@@ -48,8 +48,6 @@ export type Frame =
       readonly type: string;
       readonly data: unknown;
     }
-  /** SSE `retry:`. */
-  | { readonly ms: number }
   /** Messages the server discarded before the next one (lossy streams). */
   | { readonly count: number };
 
@@ -171,8 +169,7 @@ export function openStream<M extends { type: string; id: string; data: unknown }
 
   const onFrame = (f: Frame) => {
     if (over) return;
-    if ('ms' in f) base = f.ms;
-    else if ('count' in f) call.dropped += f.count;
+    if ('count' in f) call.dropped += f.count;
     else if (f.seq > seq) {
       // (a frame at or below `seq` is a replay after a resume: dropped). The next frame must be
       // the last one's successor: a seq too far is a gap, another stream id another instance's
@@ -221,7 +218,7 @@ export function openStream<M extends { type: string; id: string; data: unknown }
           }
         } else {
           set('open');
-          await src.read(res.body!, onFrame, alive);
+          await src.read(res.body!, onFrame, alive, (ms) => (base = ms));
         }
       } catch (e) {
         // Anything but our own errors (network, idle timeout, 5xx) is worth another try; ours are

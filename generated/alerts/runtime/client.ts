@@ -75,10 +75,12 @@ export const toFrame = (type: unknown, id: any, data: any, seq?: unknown): Frame
   // slice(23) is [], so n is 0 and the frame is refused all the same.
   const n = ID.test(id) ? +id.slice(23) : 0;
   // `>>> 0` keeps a whole number from 0 to 2^32-1 as it is; a string, fraction or negative changes.
-  if (type == '$dropped' && data?.count >>> 0 === data?.count) return { count: data.count };
+  // (A `$dropped` frame is its data: `{ count }`.)
+  if (type == '$dropped' && data?.count >>> 0 === data?.count) return data;
   if (typeof type == 'string' && n && (seq ?? n) === n) {
     // An error travels as a message of type `$error` (as on the wire): one shape less in the bundle.
-    if (/^[^$]/.test(type) || (type == '$error' && typeof data?.code == 'string' && typeof data.message == 'string'))
+    // (`> '$'`: not empty, not reserved; a contract's message names start with a letter.)
+    if (type[0]! > '$' || (type == '$error' && typeof data?.code == 'string' && typeof data.message == 'string'))
       return { seq: n, id, type, data };
   }
   throw new StreamProtocolError('bad frame ' + id);
@@ -184,8 +186,10 @@ export function openStream<M extends { type: string; id: string; data: unknown }
         const d = f.data as { code: string; message: string; retryable?: boolean };
         throw new StreamError(d.code, d.message, d);
       }
-      q.push(f as unknown as M); // M's fields, plus `seq`
-      f.type == terminal ? stop() : wake();
+      // M's fields, plus `seq`. Only the first message queued wakes the consumer: calling a
+      // resolver again for every message cost more than all the checks above (0.3 µs a message).
+      q.push(f as unknown as M) < 2 && wake();
+      f.type == terminal && stop();
     }
   };
 

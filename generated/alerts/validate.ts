@@ -8,11 +8,11 @@ export function checkAlertsAlert(v: unknown, path: string, out: rt.Issue[]): voi
     if (rt.hasOwn(v, 'level')) {
       const $v1 = v['level'];
       if (!($v1 === 'info' || $v1 === 'warn' || $v1 === 'critical'))
-        rt.fail(out, rt.join(path, 'level'), 'must be one of "info", "warn", "critical"');
+        rt.fail(out, rt.dot(path, 'level'), 'must be one of "info", "warn", "critical"');
     } else rt.fail(out, path, 'missing required property "level"');
     if (rt.hasOwn(v, 'text')) {
       const $v2 = v['text'];
-      if (!(typeof $v2 === 'string')) rt.expected(out, rt.join(path, 'text'), 'a string', $v2);
+      if (!(typeof $v2 === 'string')) rt.expected(out, rt.dot(path, 'text'), 'a string', $v2);
     } else rt.fail(out, path, 'missing required property "text"');
   }
 }
@@ -48,7 +48,7 @@ export function validateAlertsParams(v: unknown): rt.Issue[] {
       if (rt.hasOwn(v, 'fleetId')) {
         const $v1 = v['fleetId'];
         if (!(typeof $v1 === 'string'))
-          rt.expected(out, rt.join('params', 'fleetId'), 'a string', $v1);
+          rt.expected(out, rt.dot('params', 'fleetId'), 'a string', $v1);
       } else rt.fail(out, 'params', 'missing required property "fleetId"');
       for (const $k2 of Object.keys(v)) {
         if ($k2 === 'fleetId') continue;

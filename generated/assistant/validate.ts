@@ -7,27 +7,27 @@ export function checkCompletionRequest(v: unknown, path: string, out: rt.Issue[]
   else {
     if (rt.hasOwn(v, 'prompt')) {
       const $v1 = v['prompt'];
-      if (!(typeof $v1 === 'string')) rt.expected(out, rt.join(path, 'prompt'), 'a string', $v1);
+      if (!(typeof $v1 === 'string')) rt.expected(out, rt.dot(path, 'prompt'), 'a string', $v1);
       else {
         const $n2 = rt.length($v1);
-        if ($n2 < 1) rt.fail(out, rt.join(path, 'prompt'), 'must be at least 1 characters long');
+        if ($n2 < 1) rt.fail(out, rt.dot(path, 'prompt'), 'must be at least 1 characters long');
         if ($n2 > 32000)
-          rt.fail(out, rt.join(path, 'prompt'), 'must be at most 32000 characters long');
+          rt.fail(out, rt.dot(path, 'prompt'), 'must be at most 32000 characters long');
       }
     } else rt.fail(out, path, 'missing required property "prompt"');
     if (rt.hasOwn(v, 'model')) {
       const $v3 = v['model'];
-      if (!(typeof $v3 === 'string')) rt.expected(out, rt.join(path, 'model'), 'a string', $v3);
+      if (!(typeof $v3 === 'string')) rt.expected(out, rt.dot(path, 'model'), 'a string', $v3);
     }
     if (rt.hasOwn(v, 'maxTokens')) {
       const $v4 = v['maxTokens'];
       if (!(typeof $v4 === 'number'))
-        rt.expected(out, rt.join(path, 'maxTokens'), 'an integer', $v4);
+        rt.expected(out, rt.dot(path, 'maxTokens'), 'an integer', $v4);
       else {
         if (!rt.isInt($v4, 'int32'))
-          rt.fail(out, rt.join(path, 'maxTokens'), 'must be an integer in the int32 range');
-        if ($v4 < 1) rt.fail(out, rt.join(path, 'maxTokens'), 'must be >= 1');
-        if ($v4 > 8192) rt.fail(out, rt.join(path, 'maxTokens'), 'must be <= 8192');
+          rt.fail(out, rt.dot(path, 'maxTokens'), 'must be an integer in the int32 range');
+        if ($v4 < 1) rt.fail(out, rt.dot(path, 'maxTokens'), 'must be >= 1');
+        if ($v4 > 8192) rt.fail(out, rt.dot(path, 'maxTokens'), 'must be <= 8192');
       }
     }
   }
@@ -38,15 +38,15 @@ export function checkToken(v: unknown, path: string, out: rt.Issue[]): void {
   else {
     if (rt.hasOwn(v, 'text')) {
       const $v1 = v['text'];
-      if (!(typeof $v1 === 'string')) rt.expected(out, rt.join(path, 'text'), 'a string', $v1);
+      if (!(typeof $v1 === 'string')) rt.expected(out, rt.dot(path, 'text'), 'a string', $v1);
     } else rt.fail(out, path, 'missing required property "text"');
     if (rt.hasOwn(v, 'index')) {
       const $v2 = v['index'];
-      if (!(typeof $v2 === 'number')) rt.expected(out, rt.join(path, 'index'), 'an integer', $v2);
+      if (!(typeof $v2 === 'number')) rt.expected(out, rt.dot(path, 'index'), 'an integer', $v2);
       else {
         if (!rt.isInt($v2, 'int32'))
-          rt.fail(out, rt.join(path, 'index'), 'must be an integer in the int32 range');
-        if ($v2 < 0) rt.fail(out, rt.join(path, 'index'), 'must be >= 0');
+          rt.fail(out, rt.dot(path, 'index'), 'must be an integer in the int32 range');
+        if ($v2 < 0) rt.fail(out, rt.dot(path, 'index'), 'must be >= 0');
       }
     } else rt.fail(out, path, 'missing required property "index"');
   }
@@ -58,21 +58,21 @@ export function checkUsage(v: unknown, path: string, out: rt.Issue[]): void {
     if (rt.hasOwn(v, 'inputTokens')) {
       const $v1 = v['inputTokens'];
       if (!(typeof $v1 === 'number'))
-        rt.expected(out, rt.join(path, 'inputTokens'), 'an integer', $v1);
+        rt.expected(out, rt.dot(path, 'inputTokens'), 'an integer', $v1);
       else {
         if (!rt.isInt($v1, 'int32'))
-          rt.fail(out, rt.join(path, 'inputTokens'), 'must be an integer in the int32 range');
-        if ($v1 < 0) rt.fail(out, rt.join(path, 'inputTokens'), 'must be >= 0');
+          rt.fail(out, rt.dot(path, 'inputTokens'), 'must be an integer in the int32 range');
+        if ($v1 < 0) rt.fail(out, rt.dot(path, 'inputTokens'), 'must be >= 0');
       }
     } else rt.fail(out, path, 'missing required property "inputTokens"');
     if (rt.hasOwn(v, 'outputTokens')) {
       const $v2 = v['outputTokens'];
       if (!(typeof $v2 === 'number'))
-        rt.expected(out, rt.join(path, 'outputTokens'), 'an integer', $v2);
+        rt.expected(out, rt.dot(path, 'outputTokens'), 'an integer', $v2);
       else {
         if (!rt.isInt($v2, 'int32'))
-          rt.fail(out, rt.join(path, 'outputTokens'), 'must be an integer in the int32 range');
-        if ($v2 < 0) rt.fail(out, rt.join(path, 'outputTokens'), 'must be >= 0');
+          rt.fail(out, rt.dot(path, 'outputTokens'), 'must be an integer in the int32 range');
+        if ($v2 < 0) rt.fail(out, rt.dot(path, 'outputTokens'), 'must be >= 0');
       }
     } else rt.fail(out, path, 'missing required property "outputTokens"');
   }
@@ -84,7 +84,7 @@ export function checkDone(v: unknown, path: string, out: rt.Issue[]): void {
     if (rt.hasOwn(v, 'finishReason')) {
       const $v1 = v['finishReason'];
       if (!($v1 === 'stop' || $v1 === 'length' || $v1 === 'cancelled'))
-        rt.fail(out, rt.join(path, 'finishReason'), 'must be one of "stop", "length", "cancelled"');
+        rt.fail(out, rt.dot(path, 'finishReason'), 'must be one of "stop", "length", "cancelled"');
     } else rt.fail(out, path, 'missing required property "finishReason"');
   }
 }
@@ -95,22 +95,22 @@ export function checkTurn(v: unknown, path: string, out: rt.Issue[]): void {
     if (rt.hasOwn(v, 'role')) {
       const $v1 = v['role'];
       if (!($v1 === 'user' || $v1 === 'assistant' || $v1 === 'system'))
-        rt.fail(out, rt.join(path, 'role'), 'must be one of "user", "assistant", "system"');
+        rt.fail(out, rt.dot(path, 'role'), 'must be one of "user", "assistant", "system"');
     } else rt.fail(out, path, 'missing required property "role"');
     if (rt.hasOwn(v, 'text')) {
       const $v2 = v['text'];
-      if (!(typeof $v2 === 'string')) rt.expected(out, rt.join(path, 'text'), 'a string', $v2);
+      if (!(typeof $v2 === 'string')) rt.expected(out, rt.dot(path, 'text'), 'a string', $v2);
     } else rt.fail(out, path, 'missing required property "text"');
     if (rt.hasOwn(v, 'createdAt')) {
       const $v3 = v['createdAt'];
-      if (!(typeof $v3 === 'string')) rt.expected(out, rt.join(path, 'createdAt'), 'a string', $v3);
+      if (!(typeof $v3 === 'string')) rt.expected(out, rt.dot(path, 'createdAt'), 'a string', $v3);
       else {
         if (!rt.formats['date-time']!($v3))
-          rt.fail(out, rt.join(path, 'createdAt'), 'must be a valid date-time');
+          rt.fail(out, rt.dot(path, 'createdAt'), 'must be a valid date-time');
       }
     } else rt.fail(out, path, 'missing required property "createdAt"');
     if (rt.hasOwn(v, 'usage')) {
-      checkUsage(v['usage'], rt.join(path, 'usage'), out);
+      checkUsage(v['usage'], rt.dot(path, 'usage'), out);
     }
   }
 }
@@ -120,20 +120,20 @@ export function checkHistoryRequest(v: unknown, path: string, out: rt.Issue[]): 
   else {
     if (rt.hasOwn(v, 'before')) {
       const $v1 = v['before'];
-      if (!(typeof $v1 === 'string')) rt.expected(out, rt.join(path, 'before'), 'a string', $v1);
+      if (!(typeof $v1 === 'string')) rt.expected(out, rt.dot(path, 'before'), 'a string', $v1);
       else {
         if (!rt.formats['date-time']!($v1))
-          rt.fail(out, rt.join(path, 'before'), 'must be a valid date-time');
+          rt.fail(out, rt.dot(path, 'before'), 'must be a valid date-time');
       }
     }
     if (rt.hasOwn(v, 'limit')) {
       const $v2 = v['limit'];
-      if (!(typeof $v2 === 'number')) rt.expected(out, rt.join(path, 'limit'), 'an integer', $v2);
+      if (!(typeof $v2 === 'number')) rt.expected(out, rt.dot(path, 'limit'), 'an integer', $v2);
       else {
         if (!rt.isInt($v2, 'int32'))
-          rt.fail(out, rt.join(path, 'limit'), 'must be an integer in the int32 range');
-        if ($v2 < 1) rt.fail(out, rt.join(path, 'limit'), 'must be >= 1');
-        if ($v2 > 500) rt.fail(out, rt.join(path, 'limit'), 'must be <= 500');
+          rt.fail(out, rt.dot(path, 'limit'), 'must be an integer in the int32 range');
+        if ($v2 < 1) rt.fail(out, rt.dot(path, 'limit'), 'must be >= 1');
+        if ($v2 > 500) rt.fail(out, rt.dot(path, 'limit'), 'must be <= 500');
       }
     }
   }
@@ -144,15 +144,15 @@ export function checkHistoryEnd(v: unknown, path: string, out: rt.Issue[]): void
   else {
     if (rt.hasOwn(v, 'count')) {
       const $v1 = v['count'];
-      if (!(typeof $v1 === 'number')) rt.expected(out, rt.join(path, 'count'), 'an integer', $v1);
+      if (!(typeof $v1 === 'number')) rt.expected(out, rt.dot(path, 'count'), 'an integer', $v1);
       else {
         if (!rt.isInt($v1, 'int32'))
-          rt.fail(out, rt.join(path, 'count'), 'must be an integer in the int32 range');
+          rt.fail(out, rt.dot(path, 'count'), 'must be an integer in the int32 range');
       }
     } else rt.fail(out, path, 'missing required property "count"');
     if (rt.hasOwn(v, 'hasMore')) {
       const $v2 = v['hasMore'];
-      if (!(typeof $v2 === 'boolean')) rt.expected(out, rt.join(path, 'hasMore'), 'a boolean', $v2);
+      if (!(typeof $v2 === 'boolean')) rt.expected(out, rt.dot(path, 'hasMore'), 'a boolean', $v2);
     }
   }
 }
@@ -188,10 +188,10 @@ export function validateCompletionParams(v: unknown): rt.Issue[] {
       if (rt.hasOwn(v, 'conversationId')) {
         const $v1 = v['conversationId'];
         if (!(typeof $v1 === 'string'))
-          rt.expected(out, rt.join('params', 'conversationId'), 'a string', $v1);
+          rt.expected(out, rt.dot('params', 'conversationId'), 'a string', $v1);
         else {
           if (!rt.formats['uuid']!($v1))
-            rt.fail(out, rt.join('params', 'conversationId'), 'must be a valid uuid');
+            rt.fail(out, rt.dot('params', 'conversationId'), 'must be a valid uuid');
         }
       } else rt.fail(out, 'params', 'missing required property "conversationId"');
       for (const $k2 of Object.keys(v)) {
@@ -234,10 +234,10 @@ export function validateHistoryParams(v: unknown): rt.Issue[] {
       if (rt.hasOwn(v, 'conversationId')) {
         const $v1 = v['conversationId'];
         if (!(typeof $v1 === 'string'))
-          rt.expected(out, rt.join('params', 'conversationId'), 'a string', $v1);
+          rt.expected(out, rt.dot('params', 'conversationId'), 'a string', $v1);
         else {
           if (!rt.formats['uuid']!($v1))
-            rt.fail(out, rt.join('params', 'conversationId'), 'must be a valid uuid');
+            rt.fail(out, rt.dot('params', 'conversationId'), 'must be a valid uuid');
         }
       } else rt.fail(out, 'params', 'missing required property "conversationId"');
       for (const $k2 of Object.keys(v)) {

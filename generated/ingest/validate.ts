@@ -9,20 +9,20 @@ export function checkHost(v: unknown, path: string, out: rt.Issue[]): void {
   else {
     if (rt.hasOwn(v, 'name')) {
       const $v1 = v['name'];
-      if (!(typeof $v1 === 'string')) rt.expected(out, rt.join(path, 'name'), 'a string', $v1);
+      if (!(typeof $v1 === 'string')) rt.expected(out, rt.dot(path, 'name'), 'a string', $v1);
     } else rt.fail(out, path, 'missing required property "name"');
     if (rt.hasOwn(v, 'region')) {
       const $v2 = v['region'];
-      if (!(typeof $v2 === 'string')) rt.expected(out, rt.join(path, 'region'), 'a string', $v2);
+      if (!(typeof $v2 === 'string')) rt.expected(out, rt.dot(path, 'region'), 'a string', $v2);
     }
     if (rt.hasOwn(v, 'tags')) {
       const $v3 = v['tags'];
-      if (!rt.isObject($v3)) rt.expected(out, rt.join(path, 'tags'), 'an object', $v3);
+      if (!rt.isObject($v3)) rt.expected(out, rt.dot(path, 'tags'), 'an object', $v3);
       else {
         for (const $k4 of Object.keys($v3)) {
           const $v5 = $v3[$k4];
           if (!(typeof $v5 === 'string'))
-            rt.expected(out, rt.join(rt.join(path, 'tags'), $k4), 'a string', $v5);
+            rt.expected(out, rt.join(rt.dot(path, 'tags'), $k4), 'a string', $v5);
         }
       }
     }
@@ -34,22 +34,21 @@ export function checkSampleBatch(v: unknown, path: string, out: rt.Issue[]): voi
   else {
     if (rt.hasOwn(v, 'sequence')) {
       const $v1 = v['sequence'];
-      if (!(typeof $v1 === 'number'))
-        rt.expected(out, rt.join(path, 'sequence'), 'an integer', $v1);
+      if (!(typeof $v1 === 'number')) rt.expected(out, rt.dot(path, 'sequence'), 'an integer', $v1);
       else {
         if (!rt.isInt($v1, 'uint64'))
-          rt.fail(out, rt.join(path, 'sequence'), 'must be an integer in the uint64 range');
+          rt.fail(out, rt.dot(path, 'sequence'), 'must be an integer in the uint64 range');
       }
     } else rt.fail(out, path, 'missing required property "sequence"');
     if (rt.hasOwn(v, 'samples')) {
       const $v2 = v['samples'];
-      if (!Array.isArray($v2)) rt.expected(out, rt.join(path, 'samples'), 'an array', $v2);
+      if (!Array.isArray($v2)) rt.expected(out, rt.dot(path, 'samples'), 'an array', $v2);
       else {
-        if ($v2.length < 1) rt.fail(out, rt.join(path, 'samples'), 'must have at least 1 items');
+        if ($v2.length < 1) rt.fail(out, rt.dot(path, 'samples'), 'must have at least 1 items');
         if ($v2.length > 5000)
-          rt.fail(out, rt.join(path, 'samples'), 'must have at most 5000 items');
+          rt.fail(out, rt.dot(path, 'samples'), 'must have at most 5000 items');
         for (let $i3 = 0; $i3 < $v2.length; $i3++) {
-          checkSample($v2[$i3], rt.join(rt.join(path, 'samples'), $i3), out);
+          checkSample($v2[$i3], rt.join(rt.dot(path, 'samples'), $i3), out);
         }
       }
     } else rt.fail(out, path, 'missing required property "samples"');
@@ -61,63 +60,63 @@ export function checkSample(v: unknown, path: string, out: rt.Issue[]): void {
   else {
     if (rt.hasOwn(v, 'name')) {
       const $v1 = v['name'];
-      if (!(typeof $v1 === 'string')) rt.expected(out, rt.join(path, 'name'), 'a string', $v1);
+      if (!(typeof $v1 === 'string')) rt.expected(out, rt.dot(path, 'name'), 'a string', $v1);
       else {
         if (!$re0.test($v1))
-          rt.fail(out, rt.join(path, 'name'), 'must match the pattern "^[a-z][a-z0-9_.]*$"');
+          rt.fail(out, rt.dot(path, 'name'), 'must match the pattern "^[a-z][a-z0-9_.]*$"');
       }
     } else rt.fail(out, path, 'missing required property "name"');
     if (rt.hasOwn(v, 'kind')) {
       const $v2 = v['kind'];
       if (!($v2 === 'gauge' || $v2 === 'counter' || $v2 === 'histogram'))
-        rt.fail(out, rt.join(path, 'kind'), 'must be one of "gauge", "counter", "histogram"');
+        rt.fail(out, rt.dot(path, 'kind'), 'must be one of "gauge", "counter", "histogram"');
     } else rt.fail(out, path, 'missing required property "kind"');
     if (rt.hasOwn(v, 'value')) {
       const $v3 = v['value'];
-      if (!(typeof $v3 === 'number')) rt.expected(out, rt.join(path, 'value'), 'a number', $v3);
+      if (!(typeof $v3 === 'number')) rt.expected(out, rt.dot(path, 'value'), 'a number', $v3);
     } else rt.fail(out, path, 'missing required property "value"');
     if (rt.hasOwn(v, 'timeUnixNano')) {
       const $v4 = v['timeUnixNano'];
       if (!(typeof $v4 === 'number'))
-        rt.expected(out, rt.join(path, 'timeUnixNano'), 'an integer', $v4);
+        rt.expected(out, rt.dot(path, 'timeUnixNano'), 'an integer', $v4);
       else {
         if (!rt.isInt($v4, 'int64'))
-          rt.fail(out, rt.join(path, 'timeUnixNano'), 'must be an integer in the int64 range');
+          rt.fail(out, rt.dot(path, 'timeUnixNano'), 'must be an integer in the int64 range');
       }
     } else rt.fail(out, path, 'missing required property "timeUnixNano"');
     if (rt.hasOwn(v, 'labels')) {
       const $v5 = v['labels'];
-      if (!rt.isObject($v5)) rt.expected(out, rt.join(path, 'labels'), 'an object', $v5);
+      if (!rt.isObject($v5)) rt.expected(out, rt.dot(path, 'labels'), 'an object', $v5);
       else {
         for (const $k6 of Object.keys($v5)) {
           const $v7 = $v5[$k6];
           if (!(typeof $v7 === 'string'))
-            rt.expected(out, rt.join(rt.join(path, 'labels'), $k6), 'a string', $v7);
+            rt.expected(out, rt.join(rt.dot(path, 'labels'), $k6), 'a string', $v7);
         }
       }
     }
     if (rt.hasOwn(v, 'buckets')) {
       const $v8 = v['buckets'];
-      if (!Array.isArray($v8)) rt.expected(out, rt.join(path, 'buckets'), 'an array', $v8);
+      if (!Array.isArray($v8)) rt.expected(out, rt.dot(path, 'buckets'), 'an array', $v8);
       else {
         for (let $i9 = 0; $i9 < $v8.length; $i9++) {
           const $v10 = $v8[$i9];
           if (!rt.isObject($v10))
-            rt.expected(out, rt.join(rt.join(path, 'buckets'), $i9), 'an object', $v10);
+            rt.expected(out, rt.join(rt.dot(path, 'buckets'), $i9), 'an object', $v10);
           else {
             if (rt.hasOwn($v10, 'upperBound')) {
               const $v11 = $v10['upperBound'];
               if (!(typeof $v11 === 'number'))
                 rt.expected(
                   out,
-                  rt.join(rt.join(rt.join(path, 'buckets'), $i9), 'upperBound'),
+                  rt.dot(rt.join(rt.dot(path, 'buckets'), $i9), 'upperBound'),
                   'a number',
                   $v11,
                 );
             } else
               rt.fail(
                 out,
-                rt.join(rt.join(path, 'buckets'), $i9),
+                rt.join(rt.dot(path, 'buckets'), $i9),
                 'missing required property "upperBound"',
               );
             if (rt.hasOwn($v10, 'count')) {
@@ -125,7 +124,7 @@ export function checkSample(v: unknown, path: string, out: rt.Issue[]): void {
               if (!(typeof $v12 === 'number'))
                 rt.expected(
                   out,
-                  rt.join(rt.join(rt.join(path, 'buckets'), $i9), 'count'),
+                  rt.dot(rt.join(rt.dot(path, 'buckets'), $i9), 'count'),
                   'an integer',
                   $v12,
                 );
@@ -133,14 +132,14 @@ export function checkSample(v: unknown, path: string, out: rt.Issue[]): void {
                 if (!rt.isInt($v12, 'uint64'))
                   rt.fail(
                     out,
-                    rt.join(rt.join(rt.join(path, 'buckets'), $i9), 'count'),
+                    rt.dot(rt.join(rt.dot(path, 'buckets'), $i9), 'count'),
                     'must be an integer in the uint64 range',
                   );
               }
             } else
               rt.fail(
                 out,
-                rt.join(rt.join(path, 'buckets'), $i9),
+                rt.join(rt.dot(path, 'buckets'), $i9),
                 'missing required property "count"',
               );
           }
@@ -155,39 +154,37 @@ export function checkIngestSummary(v: unknown, path: string, out: rt.Issue[]): v
   else {
     if (rt.hasOwn(v, 'accepted')) {
       const $v1 = v['accepted'];
-      if (!(typeof $v1 === 'number'))
-        rt.expected(out, rt.join(path, 'accepted'), 'an integer', $v1);
+      if (!(typeof $v1 === 'number')) rt.expected(out, rt.dot(path, 'accepted'), 'an integer', $v1);
       else {
         if (!rt.isInt($v1, 'int64'))
-          rt.fail(out, rt.join(path, 'accepted'), 'must be an integer in the int64 range');
-        if ($v1 < 0) rt.fail(out, rt.join(path, 'accepted'), 'must be >= 0');
+          rt.fail(out, rt.dot(path, 'accepted'), 'must be an integer in the int64 range');
+        if ($v1 < 0) rt.fail(out, rt.dot(path, 'accepted'), 'must be >= 0');
       }
     } else rt.fail(out, path, 'missing required property "accepted"');
     if (rt.hasOwn(v, 'rejected')) {
       const $v2 = v['rejected'];
-      if (!(typeof $v2 === 'number'))
-        rt.expected(out, rt.join(path, 'rejected'), 'an integer', $v2);
+      if (!(typeof $v2 === 'number')) rt.expected(out, rt.dot(path, 'rejected'), 'an integer', $v2);
       else {
         if (!rt.isInt($v2, 'int64'))
-          rt.fail(out, rt.join(path, 'rejected'), 'must be an integer in the int64 range');
-        if ($v2 < 0) rt.fail(out, rt.join(path, 'rejected'), 'must be >= 0');
+          rt.fail(out, rt.dot(path, 'rejected'), 'must be an integer in the int64 range');
+        if ($v2 < 0) rt.fail(out, rt.dot(path, 'rejected'), 'must be >= 0');
       }
     } else rt.fail(out, path, 'missing required property "rejected"');
     if (rt.hasOwn(v, 'rejections')) {
       const $v3 = v['rejections'];
-      if (!Array.isArray($v3)) rt.expected(out, rt.join(path, 'rejections'), 'an array', $v3);
+      if (!Array.isArray($v3)) rt.expected(out, rt.dot(path, 'rejections'), 'an array', $v3);
       else {
         for (let $i4 = 0; $i4 < $v3.length; $i4++) {
           const $v5 = $v3[$i4];
           if (!rt.isObject($v5))
-            rt.expected(out, rt.join(rt.join(path, 'rejections'), $i4), 'an object', $v5);
+            rt.expected(out, rt.join(rt.dot(path, 'rejections'), $i4), 'an object', $v5);
           else {
             if (rt.hasOwn($v5, 'sequence')) {
               const $v6 = $v5['sequence'];
               if (!(typeof $v6 === 'number'))
                 rt.expected(
                   out,
-                  rt.join(rt.join(rt.join(path, 'rejections'), $i4), 'sequence'),
+                  rt.dot(rt.join(rt.dot(path, 'rejections'), $i4), 'sequence'),
                   'an integer',
                   $v6,
                 );
@@ -195,14 +192,14 @@ export function checkIngestSummary(v: unknown, path: string, out: rt.Issue[]): v
                 if (!rt.isInt($v6, 'uint64'))
                   rt.fail(
                     out,
-                    rt.join(rt.join(rt.join(path, 'rejections'), $i4), 'sequence'),
+                    rt.dot(rt.join(rt.dot(path, 'rejections'), $i4), 'sequence'),
                     'must be an integer in the uint64 range',
                   );
               }
             } else
               rt.fail(
                 out,
-                rt.join(rt.join(path, 'rejections'), $i4),
+                rt.join(rt.dot(path, 'rejections'), $i4),
                 'missing required property "sequence"',
               );
             if (rt.hasOwn($v5, 'reason')) {
@@ -210,14 +207,14 @@ export function checkIngestSummary(v: unknown, path: string, out: rt.Issue[]): v
               if (!(typeof $v7 === 'string'))
                 rt.expected(
                   out,
-                  rt.join(rt.join(rt.join(path, 'rejections'), $i4), 'reason'),
+                  rt.dot(rt.join(rt.dot(path, 'rejections'), $i4), 'reason'),
                   'a string',
                   $v7,
                 );
             } else
               rt.fail(
                 out,
-                rt.join(rt.join(path, 'rejections'), $i4),
+                rt.join(rt.dot(path, 'rejections'), $i4),
                 'missing required property "reason"',
               );
           }
@@ -232,10 +229,10 @@ export function checkMetricsRequest(v: unknown, path: string, out: rt.Issue[]): 
   else {
     if (rt.hasOwn(v, 'agentId')) {
       const $v1 = v['agentId'];
-      if (!(typeof $v1 === 'string')) rt.expected(out, rt.join(path, 'agentId'), 'a string', $v1);
+      if (!(typeof $v1 === 'string')) rt.expected(out, rt.dot(path, 'agentId'), 'a string', $v1);
     } else rt.fail(out, path, 'missing required property "agentId"');
     if (rt.hasOwn(v, 'host')) {
-      checkHost(v['host'], rt.join(path, 'host'), out);
+      checkHost(v['host'], rt.dot(path, 'host'), out);
     }
   }
 }

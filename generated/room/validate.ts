@@ -9,12 +9,12 @@ export function checkMember(v: unknown, path: string, out: rt.Issue[]): void {
   else {
     if (rt.hasOwn(v, 'userId')) {
       const $v1 = v['userId'];
-      if (!(typeof $v1 === 'string')) rt.expected(out, rt.join(path, 'userId'), 'a string', $v1);
+      if (!(typeof $v1 === 'string')) rt.expected(out, rt.dot(path, 'userId'), 'a string', $v1);
     } else rt.fail(out, path, 'missing required property "userId"');
     if (rt.hasOwn(v, 'displayName')) {
       const $v2 = v['displayName'];
       if (!(typeof $v2 === 'string'))
-        rt.expected(out, rt.join(path, 'displayName'), 'a string', $v2);
+        rt.expected(out, rt.dot(path, 'displayName'), 'a string', $v2);
     } else rt.fail(out, path, 'missing required property "displayName"');
   }
 }
@@ -24,16 +24,16 @@ export function checkSay(v: unknown, path: string, out: rt.Issue[]): void {
   else {
     if (rt.hasOwn(v, 'text')) {
       const $v1 = v['text'];
-      if (!(typeof $v1 === 'string')) rt.expected(out, rt.join(path, 'text'), 'a string', $v1);
+      if (!(typeof $v1 === 'string')) rt.expected(out, rt.dot(path, 'text'), 'a string', $v1);
       else {
         const $n2 = rt.length($v1);
-        if ($n2 < 1) rt.fail(out, rt.join(path, 'text'), 'must be at least 1 characters long');
-        if ($n2 > 4000) rt.fail(out, rt.join(path, 'text'), 'must be at most 4000 characters long');
+        if ($n2 < 1) rt.fail(out, rt.dot(path, 'text'), 'must be at least 1 characters long');
+        if ($n2 > 4000) rt.fail(out, rt.dot(path, 'text'), 'must be at most 4000 characters long');
       }
     } else rt.fail(out, path, 'missing required property "text"');
     if (rt.hasOwn(v, 'replyTo')) {
       const $v3 = v['replyTo'];
-      if (!(typeof $v3 === 'string')) rt.expected(out, rt.join(path, 'replyTo'), 'a string', $v3);
+      if (!(typeof $v3 === 'string')) rt.expected(out, rt.dot(path, 'replyTo'), 'a string', $v3);
     }
   }
 }
@@ -43,43 +43,43 @@ export function checkSaid(v: unknown, path: string, out: rt.Issue[]): void {
   else {
     if (rt.hasOwn(v, 'messageId')) {
       const $v1 = v['messageId'];
-      if (!(typeof $v1 === 'string')) rt.expected(out, rt.join(path, 'messageId'), 'a string', $v1);
+      if (!(typeof $v1 === 'string')) rt.expected(out, rt.dot(path, 'messageId'), 'a string', $v1);
     } else rt.fail(out, path, 'missing required property "messageId"');
     if (rt.hasOwn(v, 'author')) {
-      checkMember(v['author'], rt.join(path, 'author'), out);
+      checkMember(v['author'], rt.dot(path, 'author'), out);
     } else rt.fail(out, path, 'missing required property "author"');
     if (rt.hasOwn(v, 'text')) {
       const $v2 = v['text'];
-      if (!(typeof $v2 === 'string')) rt.expected(out, rt.join(path, 'text'), 'a string', $v2);
+      if (!(typeof $v2 === 'string')) rt.expected(out, rt.dot(path, 'text'), 'a string', $v2);
     } else rt.fail(out, path, 'missing required property "text"');
     if (rt.hasOwn(v, 'replyTo')) {
       const $v3 = v['replyTo'];
-      if (!(typeof $v3 === 'string')) rt.expected(out, rt.join(path, 'replyTo'), 'a string', $v3);
+      if (!(typeof $v3 === 'string')) rt.expected(out, rt.dot(path, 'replyTo'), 'a string', $v3);
     }
     if (rt.hasOwn(v, 'sentAt')) {
       const $v4 = v['sentAt'];
-      if (!(typeof $v4 === 'string')) rt.expected(out, rt.join(path, 'sentAt'), 'a string', $v4);
+      if (!(typeof $v4 === 'string')) rt.expected(out, rt.dot(path, 'sentAt'), 'a string', $v4);
       else {
         if (!rt.formats['date-time']!($v4))
-          rt.fail(out, rt.join(path, 'sentAt'), 'must be a valid date-time');
+          rt.fail(out, rt.dot(path, 'sentAt'), 'must be a valid date-time');
       }
     } else rt.fail(out, path, 'missing required property "sentAt"');
     if (rt.hasOwn(v, 'reactions')) {
       const $v5 = v['reactions'];
-      if (!rt.isObject($v5)) rt.expected(out, rt.join(path, 'reactions'), 'an object', $v5);
+      if (!rt.isObject($v5)) rt.expected(out, rt.dot(path, 'reactions'), 'an object', $v5);
       else {
         for (const $k6 of Object.keys($v5)) {
           const $v7 = $v5[$k6];
           if (!(typeof $v7 === 'number'))
-            rt.expected(out, rt.join(rt.join(path, 'reactions'), $k6), 'an integer', $v7);
+            rt.expected(out, rt.join(rt.dot(path, 'reactions'), $k6), 'an integer', $v7);
           else {
             if (!rt.isInt($v7, 'int32'))
               rt.fail(
                 out,
-                rt.join(rt.join(path, 'reactions'), $k6),
+                rt.join(rt.dot(path, 'reactions'), $k6),
                 'must be an integer in the int32 range',
               );
-            if ($v7 < 0) rt.fail(out, rt.join(rt.join(path, 'reactions'), $k6), 'must be >= 0');
+            if ($v7 < 0) rt.fail(out, rt.join(rt.dot(path, 'reactions'), $k6), 'must be >= 0');
           }
         }
       }
@@ -92,7 +92,7 @@ export function checkTyping(v: unknown, path: string, out: rt.Issue[]): void {
   else {
     if (rt.hasOwn(v, 'userId')) {
       const $v1 = v['userId'];
-      if (!(typeof $v1 === 'string')) rt.expected(out, rt.join(path, 'userId'), 'a string', $v1);
+      if (!(typeof $v1 === 'string')) rt.expected(out, rt.dot(path, 'userId'), 'a string', $v1);
     } else rt.fail(out, path, 'missing required property "userId"');
   }
 }
@@ -103,11 +103,11 @@ export function checkRoomRequest(v: unknown, path: string, out: rt.Issue[]): voi
     if (rt.hasOwn(v, 'displayName')) {
       const $v1 = v['displayName'];
       if (!(typeof $v1 === 'string'))
-        rt.expected(out, rt.join(path, 'displayName'), 'a string', $v1);
+        rt.expected(out, rt.dot(path, 'displayName'), 'a string', $v1);
       else {
         const $n2 = rt.length($v1);
         if ($n2 > 64)
-          rt.fail(out, rt.join(path, 'displayName'), 'must be at most 64 characters long');
+          rt.fail(out, rt.dot(path, 'displayName'), 'must be at most 64 characters long');
       }
     }
   }
@@ -128,7 +128,7 @@ export function checkRoomClosed(v: unknown, path: string, out: rt.Issue[]): void
     if (rt.hasOwn(v, 'reason')) {
       const $v1 = v['reason'];
       if (!($v1 === 'left' || $v1 === 'kicked' || $v1 === 'roomDeleted'))
-        rt.fail(out, rt.join(path, 'reason'), 'must be one of "left", "kicked", "roomDeleted"');
+        rt.fail(out, rt.dot(path, 'reason'), 'must be one of "left", "kicked", "roomDeleted"');
     } else rt.fail(out, path, 'missing required property "reason"');
   }
 }
@@ -164,10 +164,10 @@ export function validateRoomParams(v: unknown): rt.Issue[] {
       if (rt.hasOwn(v, 'roomId')) {
         const $v1 = v['roomId'];
         if (!(typeof $v1 === 'string'))
-          rt.expected(out, rt.join('params', 'roomId'), 'a string', $v1);
+          rt.expected(out, rt.dot('params', 'roomId'), 'a string', $v1);
         else {
           if (!$re0.test($v1))
-            rt.fail(out, rt.join('params', 'roomId'), 'must match the pattern "^[a-z0-9-]{3,64}$"');
+            rt.fail(out, rt.dot('params', 'roomId'), 'must match the pattern "^[a-z0-9-]{3,64}$"');
         }
       } else rt.fail(out, 'params', 'missing required property "roomId"');
       for (const $k2 of Object.keys(v)) {

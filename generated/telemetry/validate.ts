@@ -25,24 +25,24 @@ export function checkReading(v: unknown, path: string, out: rt.Issue[]): void {
   else {
     if (rt.hasOwn(v, 'sensor')) {
       const $v1 = v['sensor'];
-      if (!(typeof $v1 === 'string')) rt.expected(out, rt.join(path, 'sensor'), 'a string', $v1);
+      if (!(typeof $v1 === 'string')) rt.expected(out, rt.dot(path, 'sensor'), 'a string', $v1);
     } else rt.fail(out, path, 'missing required property "sensor"');
     if (rt.hasOwn(v, 'value')) {
       const $v2 = v['value'];
-      if (!(typeof $v2 === 'number')) rt.expected(out, rt.join(path, 'value'), 'a number', $v2);
+      if (!(typeof $v2 === 'number')) rt.expected(out, rt.dot(path, 'value'), 'a number', $v2);
     } else rt.fail(out, path, 'missing required property "value"');
     if (rt.hasOwn(v, 'unit')) {
       const $v3 = v['unit'];
-      if (!(typeof $v3 === 'string')) rt.expected(out, rt.join(path, 'unit'), 'a string', $v3);
+      if (!(typeof $v3 === 'string')) rt.expected(out, rt.dot(path, 'unit'), 'a string', $v3);
     }
     if (rt.hasOwn(v, 'timeUnixNano')) {
       const $v4 = v['timeUnixNano'];
       if (!(typeof $v4 === 'number'))
-        rt.expected(out, rt.join(path, 'timeUnixNano'), 'an integer', $v4);
+        rt.expected(out, rt.dot(path, 'timeUnixNano'), 'an integer', $v4);
       else {
         if (!rt.isInt($v4, 'int64'))
-          rt.fail(out, rt.join(path, 'timeUnixNano'), 'must be an integer in the int64 range');
-        if ($v4 < 0) rt.fail(out, rt.join(path, 'timeUnixNano'), 'must be >= 0');
+          rt.fail(out, rt.dot(path, 'timeUnixNano'), 'must be an integer in the int64 range');
+        if ($v4 < 0) rt.fail(out, rt.dot(path, 'timeUnixNano'), 'must be >= 0');
       }
     } else rt.fail(out, path, 'missing required property "timeUnixNano"');
   }
@@ -53,26 +53,26 @@ export function checkEvent(v: unknown, path: string, out: rt.Issue[]): void {
   else {
     if (rt.hasOwn(v, 'source')) {
       const $v1 = v['source'];
-      if (!(typeof $v1 === 'string')) rt.expected(out, rt.join(path, 'source'), 'a string', $v1);
+      if (!(typeof $v1 === 'string')) rt.expected(out, rt.dot(path, 'source'), 'a string', $v1);
     } else rt.fail(out, path, 'missing required property "source"');
     if (rt.hasOwn(v, 'severity')) {
-      checkSeverity(v['severity'], rt.join(path, 'severity'), out);
+      checkSeverity(v['severity'], rt.dot(path, 'severity'), out);
     } else rt.fail(out, path, 'missing required property "severity"');
     if (rt.hasOwn(v, 'text')) {
       const $v2 = v['text'];
-      if (!(typeof $v2 === 'string')) rt.expected(out, rt.join(path, 'text'), 'a string', $v2);
+      if (!(typeof $v2 === 'string')) rt.expected(out, rt.dot(path, 'text'), 'a string', $v2);
     } else rt.fail(out, path, 'missing required property "text"');
     if (rt.hasOwn(v, 'timeUnixNano')) {
       const $v3 = v['timeUnixNano'];
       if (!(typeof $v3 === 'number'))
-        rt.expected(out, rt.join(path, 'timeUnixNano'), 'an integer', $v3);
+        rt.expected(out, rt.dot(path, 'timeUnixNano'), 'an integer', $v3);
       else {
         if (!rt.isInt($v3, 'int64'))
-          rt.fail(out, rt.join(path, 'timeUnixNano'), 'must be an integer in the int64 range');
+          rt.fail(out, rt.dot(path, 'timeUnixNano'), 'must be an integer in the int64 range');
       }
     } else rt.fail(out, path, 'missing required property "timeUnixNano"');
     if (rt.hasOwn(v, 'labels')) {
-      checkLabels(v['labels'], rt.join(path, 'labels'), out);
+      checkLabels(v['labels'], rt.dot(path, 'labels'), out);
     }
   }
 }
@@ -82,14 +82,14 @@ export function checkTrace(v: unknown, path: string, out: rt.Issue[]): void {
   else {
     if (rt.hasOwn(v, 'traceId')) {
       const $v1 = v['traceId'];
-      if (!(typeof $v1 === 'string')) rt.expected(out, rt.join(path, 'traceId'), 'a string', $v1);
+      if (!(typeof $v1 === 'string')) rt.expected(out, rt.dot(path, 'traceId'), 'a string', $v1);
       else {
         if (!$re0.test($v1))
-          rt.fail(out, rt.join(path, 'traceId'), 'must match the pattern "^[0-9a-f]{32}$"');
+          rt.fail(out, rt.dot(path, 'traceId'), 'must match the pattern "^[0-9a-f]{32}$"');
       }
     } else rt.fail(out, path, 'missing required property "traceId"');
     if (rt.hasOwn(v, 'root')) {
-      checkSpan(v['root'], rt.join(path, 'root'), out);
+      checkSpan(v['root'], rt.dot(path, 'root'), out);
     } else rt.fail(out, path, 'missing required property "root"');
   }
 }
@@ -99,49 +99,49 @@ export function checkSpan(v: unknown, path: string, out: rt.Issue[]): void {
   else {
     if (rt.hasOwn(v, 'spanId')) {
       const $v1 = v['spanId'];
-      if (!(typeof $v1 === 'string')) rt.expected(out, rt.join(path, 'spanId'), 'a string', $v1);
+      if (!(typeof $v1 === 'string')) rt.expected(out, rt.dot(path, 'spanId'), 'a string', $v1);
       else {
         if (!$re1.test($v1))
-          rt.fail(out, rt.join(path, 'spanId'), 'must match the pattern "^[0-9a-f]{16}$"');
+          rt.fail(out, rt.dot(path, 'spanId'), 'must match the pattern "^[0-9a-f]{16}$"');
       }
     } else rt.fail(out, path, 'missing required property "spanId"');
     if (rt.hasOwn(v, 'name')) {
       const $v2 = v['name'];
-      if (!(typeof $v2 === 'string')) rt.expected(out, rt.join(path, 'name'), 'a string', $v2);
+      if (!(typeof $v2 === 'string')) rt.expected(out, rt.dot(path, 'name'), 'a string', $v2);
     } else rt.fail(out, path, 'missing required property "name"');
     if (rt.hasOwn(v, 'startUnixNano')) {
       const $v3 = v['startUnixNano'];
       if (!(typeof $v3 === 'number'))
-        rt.expected(out, rt.join(path, 'startUnixNano'), 'an integer', $v3);
+        rt.expected(out, rt.dot(path, 'startUnixNano'), 'an integer', $v3);
       else {
         if (!rt.isInt($v3, 'int64'))
-          rt.fail(out, rt.join(path, 'startUnixNano'), 'must be an integer in the int64 range');
+          rt.fail(out, rt.dot(path, 'startUnixNano'), 'must be an integer in the int64 range');
       }
     } else rt.fail(out, path, 'missing required property "startUnixNano"');
     if (rt.hasOwn(v, 'durationNanos')) {
       const $v4 = v['durationNanos'];
       if (!(typeof $v4 === 'number'))
-        rt.expected(out, rt.join(path, 'durationNanos'), 'an integer', $v4);
+        rt.expected(out, rt.dot(path, 'durationNanos'), 'an integer', $v4);
       else {
         if (!rt.isInt($v4, 'int64'))
-          rt.fail(out, rt.join(path, 'durationNanos'), 'must be an integer in the int64 range');
-        if ($v4 < 0) rt.fail(out, rt.join(path, 'durationNanos'), 'must be >= 0');
+          rt.fail(out, rt.dot(path, 'durationNanos'), 'must be an integer in the int64 range');
+        if ($v4 < 0) rt.fail(out, rt.dot(path, 'durationNanos'), 'must be >= 0');
       }
     } else rt.fail(out, path, 'missing required property "durationNanos"');
     if (rt.hasOwn(v, 'status')) {
       const $v5 = v['status'];
       if (!($v5 === 'unset' || $v5 === 'ok' || $v5 === 'error'))
-        rt.fail(out, rt.join(path, 'status'), 'must be one of "unset", "ok", "error"');
+        rt.fail(out, rt.dot(path, 'status'), 'must be one of "unset", "ok", "error"');
     }
     if (rt.hasOwn(v, 'attributes')) {
-      checkLabels(v['attributes'], rt.join(path, 'attributes'), out);
+      checkLabels(v['attributes'], rt.dot(path, 'attributes'), out);
     }
     if (rt.hasOwn(v, 'children')) {
       const $v6 = v['children'];
-      if (!Array.isArray($v6)) rt.expected(out, rt.join(path, 'children'), 'an array', $v6);
+      if (!Array.isArray($v6)) rt.expected(out, rt.dot(path, 'children'), 'an array', $v6);
       else {
         for (let $i7 = 0; $i7 < $v6.length; $i7++) {
-          checkSpan($v6[$i7], rt.join(rt.join(path, 'children'), $i7), out);
+          checkSpan($v6[$i7], rt.join(rt.dot(path, 'children'), $i7), out);
         }
       }
     } else rt.fail(out, path, 'missing required property "children"');
@@ -153,12 +153,12 @@ export function checkReadingsRequest(v: unknown, path: string, out: rt.Issue[]):
   else {
     if (rt.hasOwn(v, 'sensors')) {
       const $v1 = v['sensors'];
-      if (!Array.isArray($v1)) rt.expected(out, rt.join(path, 'sensors'), 'an array', $v1);
+      if (!Array.isArray($v1)) rt.expected(out, rt.dot(path, 'sensors'), 'an array', $v1);
       else {
         for (let $i2 = 0; $i2 < $v1.length; $i2++) {
           const $v3 = $v1[$i2];
           if (!(typeof $v3 === 'string'))
-            rt.expected(out, rt.join(rt.join(path, 'sensors'), $i2), 'a string', $v3);
+            rt.expected(out, rt.join(rt.dot(path, 'sensors'), $i2), 'a string', $v3);
         }
       }
     }
@@ -169,7 +169,7 @@ export function checkEventsRequest(v: unknown, path: string, out: rt.Issue[]): v
   if (!rt.isObject(v)) rt.expected(out, path, 'an object', v);
   else {
     if (rt.hasOwn(v, 'minSeverity')) {
-      checkSeverity(v['minSeverity'], rt.join(path, 'minSeverity'), out);
+      checkSeverity(v['minSeverity'], rt.dot(path, 'minSeverity'), out);
     }
   }
 }
@@ -205,7 +205,7 @@ export function validateReadingsParams(v: unknown): rt.Issue[] {
       if (rt.hasOwn(v, 'deviceId')) {
         const $v1 = v['deviceId'];
         if (!(typeof $v1 === 'string'))
-          rt.expected(out, rt.join('params', 'deviceId'), 'a string', $v1);
+          rt.expected(out, rt.dot('params', 'deviceId'), 'a string', $v1);
       } else rt.fail(out, 'params', 'missing required property "deviceId"');
       for (const $k2 of Object.keys(v)) {
         if ($k2 === 'deviceId') continue;
@@ -246,7 +246,7 @@ export function validateEventsParams(v: unknown): rt.Issue[] {
       if (rt.hasOwn(v, 'fleetId')) {
         const $v1 = v['fleetId'];
         if (!(typeof $v1 === 'string'))
-          rt.expected(out, rt.join('params', 'fleetId'), 'a string', $v1);
+          rt.expected(out, rt.dot('params', 'fleetId'), 'a string', $v1);
       } else rt.fail(out, 'params', 'missing required property "fleetId"');
       for (const $k2 of Object.keys(v)) {
         if ($k2 === 'fleetId') continue;
@@ -294,7 +294,7 @@ export function validateTracesParams(v: unknown): rt.Issue[] {
       if (rt.hasOwn(v, 'service')) {
         const $v1 = v['service'];
         if (!(typeof $v1 === 'string'))
-          rt.expected(out, rt.join('params', 'service'), 'a string', $v1);
+          rt.expected(out, rt.dot('params', 'service'), 'a string', $v1);
       } else rt.fail(out, 'params', 'missing required property "service"');
       for (const $k2 of Object.keys(v)) {
         if ($k2 === 'service') continue;

@@ -106,6 +106,8 @@ export function checkStatements(
 }
 
 const rt = (name: string) => `${RUNTIME_NAMESPACE}.${name}`;
+/** A key validation.ts's `join` writes as `.key`: then `dot` builds the same path. */
+const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
 const indent = (lines: string[]) => lines.map((l) => (l ? `  ${l}` : l));
 const num = (n: number) =>
   Number.isNaN(n) ? undefined : Number.isFinite(n) ? String(n) : n > 0 ? 'Infinity' : '-Infinity';
@@ -212,7 +214,10 @@ class Printer {
         const c: string[] = [];
         for (const prop of node.properties) {
           const key = tsString(prop.name.wire);
-          const inner = this.check(prop.schema, `${v}[${key}]`, `${rt('join')}(${p}, ${key})`, o, false);
+          // The path is built for every valid message too (it is passed down to nested checks): a
+          // key known here to be an identifier skips join's regex.
+          const at = IDENTIFIER.test(prop.name.wire) ? 'dot' : 'join';
+          const inner = this.check(prop.schema, `${v}[${key}]`, `${rt(at)}(${p}, ${key})`, o, false);
           const missing = fail(`missing required property ${JSON.stringify(prop.name.wire)}`);
           if (inner.length)
             c.push(`if (${rt('hasOwn')}(${v}, ${key})) {`, ...indent(inner), prop.required ? `} else ${missing}` : '}');

@@ -2,7 +2,7 @@ import { gzipSync } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { describe, expect, it } from 'vitest';
-import { checkError, expected, formats, hasOwn, isInt, isObject, join, kind, length, type Issue } from './validation.ts';
+import { checkError, dot, expected, formats, hasOwn, isInt, isObject, join, kind, length, type Issue } from './validation.ts';
 
 describe('join', () => {
   it.each([
@@ -16,6 +16,20 @@ describe('join', () => {
     ['empty key', { given: ['data', ''] as const, want: 'data[""]' }],
   ])('%s', (_name, { given, want }) => {
     expect(join(given[0], given[1])).toBe(want);
+  });
+});
+
+// The generator calls dot, not join, for a property key that is an identifier (no regex per
+// valid message): it must build the very path join would.
+describe('dot', () => {
+  it.each([
+    ['', 'name'],
+    ['request', 'name'],
+    ['data.items[2]', '$ref'],
+    ['data', '_x9'],
+  ])('%j . %j is what join gives', (path, key) => {
+    expect(dot(path, key)).toBe(join(path, key));
+    expect(dot(path, key)).toBe(path ? `${path}.${key}` : key);
   });
 });
 

@@ -18,13 +18,10 @@ export const kind = (v: unknown): string => (v === null ? 'null' : Array.isArray
 
 /** `request.items[2].name`; keys that are not plain identifiers are quoted: `data["a b"]`. */
 export const join = (path: string, key: string | number): string =>
-  typeof key === 'number'
-    ? `${path}[${key}]`
-    : /^[A-Za-z_$][\w$]*$/.test(key)
-      ? path
-        ? `${path}.${key}`
-        : key
-      : `${path}[${JSON.stringify(key)}]`;
+  typeof key === 'number' ? `${path}[${key}]` : /^[A-Za-z_$][\w$]*$/.test(key) ? dot(path, key) : `${path}[${JSON.stringify(key)}]`;
+
+/** join for a key the generator knew to be an identifier: no test. */
+export const dot = (path: string, key: string): string => (path ? `${path}.${key}` : key);
 
 export const fail = (out: Issue[], path: string, message: string): void => {
   out.push({ path, message });

@@ -28,6 +28,12 @@ describe('ndjsonEncoder', () => {
     expect(JSON.parse(line)).toMatchObject({ seq: given.seq, type: given.type });
   });
 
+  // The encoder keeps the last type's JSON: a change of type must never reuse another's.
+  it('writes each type as itself when types alternate', () => {
+    for (const type of ['a"b', 'token', 'a"b', 'done', 'token'])
+      expect(JSON.parse(ndjsonEncoder.frame({ ...frame, type }))).toMatchObject({ type });
+  });
+
   it('writes heartbeat lines, no preamble, and its headers', () => {
     expect(ndjsonEncoder.heartbeat()).toBe('{"type":"$heartbeat"}\n');
     expect(ndjsonEncoder.preamble(1000)).toBe('');

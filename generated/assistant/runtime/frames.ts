@@ -61,12 +61,15 @@ export function put(target: Record<string, unknown>, key: string, value: unknown
   Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
 }
 
+// The last type written and its JSON: a stream repeats a few types, so most frames skip the stringify.
+let lastType = '';
+let lastTypeJson = '""';
+
 /** A numbered frame as one JSON object (NDJSON line, WebSocket text frame); keys in a fixed order. */
 export function frameJson(f: Frame): string {
-  return (
-    `{"seq":${f.seq},"id":${JSON.stringify(f.id)},"type":${JSON.stringify(f.type)},"data":${payloadJson(f.data)}` +
-    (f.dropped > 0 ? `,"dropped":${f.dropped}}` : '}')
-  );
+  if (f.type !== lastType) lastTypeJson = JSON.stringify((lastType = f.type));
+  // The id needs no escaping: frameId() builds it from base64url and digits.
+  return `{"seq":${f.seq},"id":"${f.id}","type":${lastTypeJson},"data":${payloadJson(f.data)}` + (f.dropped > 0 ? `,"dropped":${f.dropped}}` : '}');
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 // NDJSON framing: one JSON object a line. Keys in a fixed order (seq, id, type, data, dropped)
 // so the bytes are predictable for tests and for anyone diffing captures.
 
-import { payloadJson, type Frame, type FrameEncoder } from './frames.js';
+import { frameJson, type FrameEncoder } from './frames.js';
 
 export const NDJSON_HEADERS: Readonly<Record<string, string>> = {
   'content-type': 'application/x-ndjson',
@@ -14,8 +14,6 @@ export const ndjsonEncoder: FrameEncoder = {
   contentType: NDJSON_HEADERS['content-type']!,
   // NDJSON has no reconnect hint; the client uses its own default delay.
   preamble: () => '',
-  frame: (f: Frame) =>
-    `{"seq":${f.seq},"id":${JSON.stringify(f.id)},"type":${JSON.stringify(f.type)},"data":${payloadJson(f.data)}` +
-    (f.dropped > 0 ? `,"dropped":${f.dropped}}\n` : '}\n'),
+  frame: (f) => frameJson(f) + '\n',
   heartbeat: () => '{"type":"$heartbeat"}\n',
 };

@@ -200,4 +200,23 @@ describe('createReplayBuffer.written', () => {
     expect(b.after(1950)).toEqual(Array.from({ length: 50 }, (_, k) => text(1951 + k)));
     expect(b.after(1949)).toBeUndefined();
   });
+
+  it('stays exact while its bytes pass through many segments', () => {
+    // Three UTF-8 bytes a UTF-16 unit, in batches of 1 to 40 frames: a batch often fits what is
+    // left of a segment by length but not by bytes (the write is redone in a fresh segment), and
+    // a resume decodes the retained batches from several segments, some of them reused.
+    const b = createReplayBuffer({ messages: 200 });
+    const text = (i: number) => `id: ${i}\ndata: ${'€'.repeat(50 + ((i * 37) % 400))}\n\n`;
+    for (let i = 1, round = 0; i <= 4000; round++) {
+      const batch: string[] = [];
+      for (let k = 0; k < 1 + (round % 40) && i <= 4000; k++, i++) batch.push(text(i)), b.append(text(i));
+      b.written(batch.join(''));
+      if (round % 10 === 0) {
+        const from = Math.max(0, b.lastSeq - 200);
+        expect(b.after(from)).toEqual(Array.from({ length: b.lastSeq - from }, (_, k) => text(from + 1 + k)));
+      }
+    }
+    expect(b.after(3800)).toEqual(Array.from({ length: 200 }, (_, k) => text(3801 + k)));
+    expect(b.after(3799)).toBeUndefined();
+  });
 });

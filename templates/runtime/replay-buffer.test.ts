@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { createReplayBuffer } from './replay-buffer.ts';
 
+/** The end of an event-loop turn: frames appended in it get their time (the clock is read then). */
+const turn = () => new Promise<void>((r) => setImmediate(r));
+
 const filled = (n: number, retention: { messages: number; seconds?: number }, clock = { t: 0 }) => {
   const b = createReplayBuffer(retention, () => clock.t);
   for (let i = 1; i <= n; i++) b.append(`f${i}`);
@@ -38,12 +41,14 @@ describe('createReplayBuffer', () => {
     expect(b.after(given)).toEqual(want);
   });
 
-  it('evicts by age', () => {
+  it('evicts by age', async () => {
     const clock = { t: 0 };
     const b = createReplayBuffer({ messages: 100, seconds: 10 }, () => clock.t);
     b.append('a'); // t=0
+    await turn();
     clock.t = 6000;
     b.append('b'); // t=6s
+    await turn();
     clock.t = 10_001;
     expect(b.oldestSeq).toBe(2);
     expect(b.after(0)).toBeUndefined();
@@ -91,11 +96,26 @@ describe('createReplayBuffer', () => {
     expect(b.after(0)).toEqual(['a', big]);
   });
 
-  it('keeps frames in order after eviction by age empties it', () => {
+  it('ages a frame from the end of the turn that appended it, never from before', async () => {
+    const clock = { t: 0 };
+    const b = createReplayBuffer({ messages: 3, seconds: 10 }, () => clock.t);
+    for (let i = 1; i <= 10; i++) b.append(`f${i}`); // more than the count keeps, in one turn
+    clock.t = 50_000; // the turn is not over: the frames count as appended now
+    expect(b.after(7)).toEqual(['f8', 'f9', 'f10']);
+    await turn(); // their time is 50 s
+    clock.t = 59_999;
+    expect(b.after(7)).toEqual(['f8', 'f9', 'f10']);
+    clock.t = 60_001;
+    expect(b.size).toBe(0);
+    expect(b.after(10)).toEqual([]);
+  });
+
+  it('keeps frames in order after eviction by age empties it', async () => {
     const clock = { t: 0 };
     const b = createReplayBuffer({ messages: 10, seconds: 1 }, () => clock.t);
     b.append('a');
     b.append('b');
+    await turn();
     clock.t = 5000;
     expect(b.size).toBe(0);
     b.append('c');
@@ -118,7 +138,7 @@ describe('createReplayBuffer against a plain model', () => {
     ['count and age', { seed: 3, retention: { messages: 200, seconds: 2 } }],
     ['age dominating', { seed: 4, retention: { messages: 10_000, seconds: 1 } }],
     ['one frame', { seed: 5, retention: { messages: 1, seconds: 5 } }],
-  ])('%s', (_, { seed, retention }: { seed: number; retention: { messages: number; seconds?: number } }) => {
+  ])('%s', async (_, { seed, retention }: { seed: number; retention: { messages: number; seconds?: number } }) => {
     const random = rng(seed);
     const clock = { t: 0 };
     const b = createReplayBuffer(retention, () => clock.t);
@@ -144,6 +164,7 @@ describe('createReplayBuffer against a plain model', () => {
         if (w < 0.1) b.written(unwritten.join(''));
         if (w < 0.12) unwritten = [];
       } else if (r < 0.85) {
+        await turn(); // frames get their time at the end of the turn that appended them
         clock.t += Math.floor(random() * 400);
       } else {
         const kept = retained();

@@ -132,11 +132,24 @@ export function createReplayBuffer(retention: Retention, now: () => number = Dat
       batchHead = 0;
     }
   };
+  // The newest `unstamped` frames have no time yet: the clock is read once an event-loop turn,
+  // when the turn that appended them is over, not for every frame (Date.now() cost 60 ns here,
+  // half of an append). Until then they count as appended now: a frame is kept at least
+  // `seconds`, and at most one turn longer.
+  let unstamped = 0;
+  let stamping = false;
+  const stamp = () => {
+    stamping = false;
+    const t = now();
+    for (let s = Math.max(oldest, lastSeq - unstamped + 1); s <= lastSeq; s++) times[s & mask] = t;
+    unstamped = 0;
+    evictOld(t);
+  };
   const evictOld = (t: number) => {
     if (!byAge) return;
     const cutoff = t - maxAgeMs;
     const from = oldest;
-    while (oldest <= lastSeq && times[oldest & mask]! < cutoff) oldest++;
+    while (oldest <= lastSeq - unstamped && times[oldest & mask]! < cutoff) oldest++;
     if (oldest !== from) dropBatches();
   };
   /** Stores `text`, the oldest `count` pending frames joined, as one batch. */
@@ -196,10 +209,9 @@ export function createReplayBuffer(retention: Retention, now: () => number = Dat
       unitEnd += frame.length;
       pending.push(frame);
       pendingUnits += frame.length;
-      if (byAge) {
-        const t = now();
-        times[i] = t;
-        evictOld(t);
+      if (byAge && !unstamped++ && !stamping) {
+        stamping = true;
+        setImmediate(stamp);
       }
       if (size() > max) oldest = seq - max + 1;
       if (pending.length >= BATCH_FRAMES || pendingUnits >= BATCH_UNITS) flush();

@@ -91,7 +91,6 @@ export async function generate(opts: GenerateOptions): Promise<GenerateResult> {
       outDir: relative(cwd, absOut) || '.',
       transport: bound.transport,
       files: [],
-     
       write: { ok: false, error: { code: 'IO', file: PROTO_LOCK_FILE, message } },
       timings: { lint: t1 - t0, render: 0, format: 0, write: 0 },
     };

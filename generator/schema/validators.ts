@@ -9,7 +9,7 @@
 // name, so recursive schemas work. Locals are `$`-prefixed and numbered so they cannot clash
 // with the caller's names (`v`, `path`, `out`) or with each other.
 
-import { formats } from '../../templates/runtime/validation.ts';
+import { formats, IDENTIFIER } from '../../templates/runtime/validation.ts';
 import type { NamedType, SchemaNode } from '../ir/types.ts';
 import { tsString } from '../render/escape.ts';
 
@@ -106,8 +106,6 @@ export function checkStatements(
 }
 
 const rt = (name: string) => `${RUNTIME_NAMESPACE}.${name}`;
-/** A key validation.ts's `join` writes as `.key`: then `dot` builds the same path. */
-const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
 const indent = (lines: string[]) => lines.map((l) => (l ? `  ${l}` : l));
 const num = (n: number) =>
   Number.isNaN(n) ? undefined : Number.isFinite(n) ? String(n) : n > 0 ? 'Infinity' : '-Infinity';

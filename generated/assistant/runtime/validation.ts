@@ -16,9 +16,12 @@ export const hasOwn = (o: object, key: string): boolean => Object.prototype.hasO
 /** What a value is, for messages: `null`, `array`, or its `typeof`. */
 export const kind = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);
 
+/** A key a path writes as `.key`; any other is quoted. The generator uses it too (`dot` or `join`). */
+export const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
+
 /** `request.items[2].name`; keys that are not plain identifiers are quoted: `data["a b"]`. */
 export const join = (path: string, key: string | number): string =>
-  typeof key === 'number' ? `${path}[${key}]` : /^[A-Za-z_$][\w$]*$/.test(key) ? dot(path, key) : `${path}[${JSON.stringify(key)}]`;
+  typeof key === 'number' ? `${path}[${key}]` : IDENTIFIER.test(key) ? dot(path, key) : `${path}[${JSON.stringify(key)}]`;
 
 /** join for a key the generator knew to be an identifier: no test. */
 export const dot = (path: string, key: string): string => (path ? `${path}.${key}` : key);

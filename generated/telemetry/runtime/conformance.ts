@@ -1049,7 +1049,7 @@ const REFUSALS: ReadonlySet<string> = new Set(['INVALID_REQUEST', 'RESUME_EXPIRE
 
 /** `ended with status OK after 21 messages`: how a gRPC call ended, for a check's message. */
 function grpcEnding(r: Recording): string {
-  const n = r.seen.filter((s) => s.kind === 'frame').length;
+  const n = frames(r.seen).length;
   return `ended ${r.grpc ? `with status ${describeStatus(r.grpc)}` : `without a status (${r.ended})`}${n ? ` after ${n} messages` : ''}`;
 }
 

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createReplayBuffer } from './replay-buffer.ts';
 
 /** The end of an event-loop turn: frames appended in it get their time (the clock is read then). */
@@ -239,5 +239,26 @@ describe('createReplayBuffer.written', () => {
     }
     expect(b.after(3800)).toEqual(Array.from({ length: 200 }, (_, k) => text(3801 + k)));
     expect(b.after(3799)).toBeUndefined();
+  });
+  it('stores into reused memory once its retention is full', () => {
+    // Eviction frees segments about as fast as writes fill them, but not in step. Fresh memory
+    // faults its pages in at first touch (15 µs a 4 KiB page on the bench machine), so a buffer
+    // past its warm-up must not allocate: 100 B frames in batches of 16 to 100, as a pump writes them.
+    const b = createReplayBuffer({ messages: 10_000 });
+    const text = (i: number) => `id: AbCdEfGhIjKlMnOpQrSt_-.${i}\nevent: token\ndata: {"text":"${'x'.repeat(40)}","index":${i}}\n\n`;
+    const alloc = vi.spyOn(Buffer, 'allocUnsafe');
+    try {
+      let warm = -1;
+      for (let i = 1, round = 0; i <= 250_000; round++) {
+        const batch: string[] = [];
+        for (let k = 0; k < 16 + ((round * 29) % 85); k++, i++) batch.push(text(i)), b.append(text(i));
+        b.written(batch.join(''));
+        if (warm < 0 && i > 30_000) warm = alloc.mock.calls.length;
+      }
+      expect(alloc.mock.calls.length - warm).toBe(0);
+    } finally {
+      alloc.mockRestore();
+    }
+    expect(b.after(b.lastSeq - 3)).toEqual([1, 2, 3].map((k) => text(b.lastSeq - 3 + k)));
   });
 });

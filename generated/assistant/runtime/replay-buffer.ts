@@ -52,6 +52,13 @@ export interface ReplayBuffer {
 const MIN_BYTES = 4096;
 /** Segments grow with what is retained up to this size, so a full one is never copied and little is wasted. */
 const MAX_SEGMENT = 262_144;
+/**
+ * Freed segments kept for reuse. Eviction frees segments about as fast as writes fill them, but
+ * not in step. A single spare, replaced by every segment freed, left 40 % of fills in steady state
+ * to fresh memory, and fresh memory is dear: its first touch faults each page in, 15 µs a 4 KiB
+ * page on the bench machine, which made storing a frame cost more than encoding it (0.25 µs).
+ */
+const SPARES = 2;
 /** Frames joined and encoded together; above a pump batch (`buffer`), so `written()` usually comes first. */
 const BATCH_FRAMES = 256;
 /** A batch is encoded early once its text is this long, so few large frames are not held as strings. */
@@ -87,11 +94,12 @@ export function createReplayBuffer(retention: Retention, now: () => number = Dat
   let batchEnd: number[] = [];
   let batchHead = 0;
 
-  // The segment being filled and how much of it is used; a segment eviction freed, kept for reuse.
+  // The segment being filled and how much of it is used; segments eviction freed, kept for reuse
+  // (the largest SPARES of them).
   const none: Buffer = Buffer.alloc(0);
   let seg = none;
   let used = 0;
-  let spare = none;
+  const spares: Buffer[] = [];
   let stored = 0; // bytes of the retained batches
 
   const size = () => lastSeq - oldest + 1;
@@ -113,8 +121,15 @@ export function createReplayBuffer(retention: Retention, now: () => number = Dat
     const s = batchSeg[b]!;
     stored -= batchEnd[b]! - batchStart[b]!;
     batchSeg[b] = none;
-    if (s !== seg && s !== batchSeg[b + 1]) spare = s;
+    if (s !== seg && s !== batchSeg[b + 1]) {
+      // The largest are kept (a small segment of the buffer's first fills may never fit again),
+      // never more bytes than are retained: a buffer that ages out holds no memory.
+      spares.push(s);
+      spares.sort((x, y) => y.length - x.length);
+    }
+    while (spares.length > SPARES || (spares.length > 0 && spareBytes() > stored)) spares.pop();
   };
+  const spareBytes = () => spares.reduce((sum, x) => sum + x.length, 0);
   /** Drops batches wholly older than the oldest retained frame. */
   const dropBatches = () => {
     // The last encoded frame; everything after it is pending.
@@ -164,8 +179,8 @@ export function createReplayBuffer(retention: Retention, now: () => number = Dat
       // A fresh segment: three bytes a UTF-16 unit is the UTF-8 worst case, so write() never
       // truncates; about as large as what is retained (up to MAX_SEGMENT), so there are few.
       const need = text.length * 3;
-      seg = spare.length >= need ? spare : Buffer.allocUnsafe(Math.max(MIN_BYTES, need, Math.min(MAX_SEGMENT, stored)));
-      spare = none;
+      const i = spares.findIndex((b) => b.length >= need);
+      seg = i < 0 ? Buffer.allocUnsafe(Math.max(MIN_BYTES, need, Math.min(MAX_SEGMENT, stored))) : spares.splice(i, 1)[0]!;
       used = 0;
       n = seg.write(text, 0);
     }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Frame } from './client.ts';
 import { StreamProtocolError } from './errors.ts';
-import { ndjson } from './ndjson-source.ts';
+import { idSeq, ndjson } from './ndjson-source.ts';
 
 const SID = 'AbCdEfGhIjKlMnOpQrSt_-';
 const enc = new TextEncoder();
@@ -77,6 +77,9 @@ describe('ndjson source', () => {
     ['a fractional seq', `{"seq":1.5,"id":"${SID}.1","type":"t","data":1}\n`],
     ['a seq other than the id', line(1, 't', 1).replace('"seq":1', '"seq":2')],
     ['an id without a stream', '{"seq":1,"id":"1","type":"t","data":1}\n'],
+    ['an id with a leading zero', `{"seq":5,"id":"${SID}.05","type":"t","data":1}\n`],
+    ['an id in exponent form', `{"seq":100,"id":"${SID}.1e2","type":"t","data":1}\n`],
+    ['an id with a bad stream id', `{"seq":1,"id":"AbCdEfGhIjKlMnOpQrSt_!.1","type":"t","data":1}\n`],
     ['a missing type', `{"seq":1,"id":"${SID}.1","data":1}\n`],
     ['an unknown reserved type', line(1, '$dropped', 1)],
     ['a bad dropped count', line(1, 't', 1, ',"dropped":"3"')],
@@ -103,6 +106,37 @@ describe('ndjson source', () => {
     const { frames } = await read(chunks);
     expect(performance.now() - t).toBeLessThan(5000);
     expect(frames).toEqual([{ seq: 1, id: `${SID}.1`, type: 't', data: text }]);
+  });
+
+  // Read by hand, not by a regex: every form an id may not take, after and before a good id of
+  // the same stream (the stream id part is tested once, then compared).
+  it.each<[string, unknown, number]>([
+    ['an id', `${SID}.7`, 7],
+    ['the largest seq', `${SID}.999999999999999`, 999_999_999_999_999],
+    ['another stream id', 'Zz09-_Zz09-_Zz09-_Zz09.3', 3],
+    ['16 digits', `${SID}.1000000000000000`, NaN],
+    ['seq 0', `${SID}.0`, NaN],
+    ['a leading zero', `${SID}.05`, NaN],
+    ['no seq', `${SID}.`, NaN],
+    ['a sign', `${SID}.+5`, NaN],
+    ['a space', `${SID}. 5`, NaN],
+    ['a trailing space', `${SID}.5 `, NaN],
+    ['a fraction', `${SID}.5.0`, NaN],
+    ['an exponent', `${SID}.1e2`, NaN],
+    ['hex', `${SID}.0x1f`, NaN],
+    ['a stream id one short', `${SID.slice(1)}.5`, NaN],
+    ['a stream id one long', `${SID}A.5`, NaN],
+    ['a stream id with a character outside base64url', `${SID.slice(0, 21)}!.5`, NaN],
+    ['a stream id with another separator', `${SID}:5`, NaN],
+    ['not a string', [`${SID}.5`], NaN],
+    ['undefined', undefined, NaN],
+  ])('idSeq: %s', (_name, id, want) => {
+    for (const before of [`${SID}.1`, 'Zz09-_Zz09-_Zz09-_Zz09.1', undefined]) {
+      if (before) expect(idSeq(before)).toBe(1);
+      const got = idSeq(id);
+      if (Number.isNaN(want)) expect(got || 0).toBe(0);
+      else expect(got).toBe(want);
+    }
   });
 
   it('names what it accepts and how it resumes', () => {

@@ -4,22 +4,38 @@
 import { toFrame, type Source } from './client.js';
 import { StreamProtocolError } from './errors.js';
 
+// The last `<streamId>.` (22 base64url characters and a dot) an id was checked to start with.
+let checked: string | undefined;
+
+/**
+ * The seq an id holds, `<streamId>.<seq>` with the seq a whole number from 1 in at most 15 digits;
+ * 0 or NaN for anything else. Read digit by digit, and the stream id tested once for each new
+ * one: toFrame's regex and slice cost 0.1 µs a message, about a tenth of the client's work.
+ */
+export const idSeq = (id: unknown): number => {
+  let n = 0;
+  if (typeof id == 'string' && id.length < 39 && id[23]! > '0' && ((checked && id.startsWith(checked)) || (/^[\w-]{22}\./.test(id) && (checked = id.slice(0, 23)))))
+    for (let i = 23, c; i < id.length; ) n = (c = id.charCodeAt(i++) - 48) >>> 0 < 10 ? n * 10 + c : NaN;
+  return n;
+};
+
 export const ndjson: Source = {
   accept: 'application/x-ndjson',
   resumeHeader: 'Streamspec-Resume',
   async read(body, frame, alive) {
     const line = (s: string) => {
-      if (!s.trim()) return;
       let o: { seq?: unknown; id?: unknown; type?: unknown; data?: unknown; dropped?: unknown } | null;
       try {
         o = JSON.parse(s);
       } catch {
+        // A blank line is skipped; it is tested only here, where JSON.parse already failed.
+        if (!s.trim()) return;
         o = null;
       }
       if (typeof o != 'object' || !o) throw new StreamProtocolError('not a JSON object: ' + s.slice(0, 80));
       if (o.type == '$heartbeat') return;
       // `seq ?? 0`: a missing seq must fail the check, not be taken from the id as for SSE.
-      const f = toFrame(o.type, o.id, o.data ?? null, o.seq ?? 0);
+      const f = toFrame(o.type, o.id, o.data ?? null, o.seq ?? 0, idSeq(o.id));
       if (o.dropped !== undefined) frame(toFrame('$dropped', 0, { count: o.dropped }));
       frame(f);
     };

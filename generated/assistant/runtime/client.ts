@@ -69,11 +69,18 @@ const ID = /^[\w-]{22}\.[1-9]\d{0,14}$/;
  * Checks the parts of a message, `$error` or `$dropped` frame and builds it; both sources call it,
  * so ids, sequence numbers and reserved payloads are checked in one place.
  * `seq` undefined (SSE): taken from the id; pass 0 when a frame has none (NDJSON).
+ * `n`: the seq the id holds, 0 or NaN for an id of another form; a source that reads it itself
+ * (ndjson-source.ts) passes it, and the regex is not run.
  */
-export const toFrame = (type: unknown, id: any, data: any, seq?: unknown): Frame => {
+export const toFrame = (
+  type: unknown,
+  id: any,
+  data: any,
+  seq?: unknown,
   // A non-string id is tested as its string form: an array holding one id passes, but its
   // slice(23) is [], so n is 0 and the frame is refused all the same.
-  const n = ID.test(id) ? +id.slice(23) : 0;
+  n: number = ID.test(id) ? +id.slice(23) : 0,
+): Frame => {
   // `>>> 0` keeps a whole number from 0 to 2^32-1 as it is; a string, fraction or negative changes.
   // (A `$dropped` frame is its data: `{ count }`.)
   if (type == '$dropped' && data?.count >>> 0 === data?.count) return data;

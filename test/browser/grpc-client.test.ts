@@ -188,11 +188,20 @@ describe.each(['connect', 'grpc-web'] as const)('the generated browser client in
     expect(got.error).toBeUndefined();
     expect(withoutIds(got.messages)).toEqual([...quotes(30), { type: 'note', data: 'done' }, { type: 'end', data: { sent: 30 } }]);
     checkIds(got.messages);
-    expect(got.states).toEqual(['connecting', 'open', 'reconnecting', 'open', 'closed']);
-    expect(calls.resumes).toHaveLength(2);
-    expect(calls.resumes[1]).toBeGreaterThanOrEqual(10);
-    // Headers are asked for again at the reconnect (through CORS: the preflight allowed x-call).
-    expect(calls.headers).toEqual(['1', '2']);
+    // On a loaded machine an attempt can outlast the contract's 1 s heartbeat timeout and be
+    // made again (seen in CI: a 'reconnecting' before the first 'open'). That is the client
+    // working, and it never loses or repeats a message (checked above): repeated states and
+    // attempts before the first open are set aside, the rest must be exactly this.
+    const states = got.states.filter((s, i, all) => s !== all[i - 1] && (s !== 'reconnecting' || all.slice(0, i).includes('open')));
+    expect(states).toEqual(['connecting', 'open', 'reconnecting', 'open', 'closed']);
+    expect(calls.resumes.length).toBeGreaterThanOrEqual(2);
+    expect(calls.resumes[0]).toBeUndefined();
+    expect(calls.resumes.at(-1)).toBeGreaterThanOrEqual(10);
+    // Headers are asked for again at every attempt (through CORS: the preflight allowed x-call):
+    // each call the server saw carries a later count than the one before.
+    expect(calls.headers.map(Number)).toEqual(calls.headers.map(Number).sort((a, b) => a - b));
+    expect(new Set(calls.headers).size).toBe(calls.headers.length);
+    expect(calls.headers).toHaveLength(calls.resumes.length);
   });
 
   it.each<[string, { call: Omit<PageCall, 'baseUrl' | 'protocol'>; want: object }]>([

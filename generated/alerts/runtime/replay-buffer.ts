@@ -54,9 +54,9 @@ const MIN_BYTES = 4096;
 const MAX_SEGMENT = 262_144;
 /**
  * Freed segments kept for reuse. Eviction frees segments about as fast as writes fill them, but
- * not in step. A single spare, replaced by every segment freed, left 40 % of fills in steady state
- * to fresh memory, and fresh memory is dear: its first touch faults each page in, 15 µs a 4 KiB
- * page on the bench machine, which made storing a frame cost more than encoding it (0.25 µs).
+ * not in step. A single spare, replaced by every segment freed, left 20-40 % of fills in steady
+ * state to fresh memory, and fresh memory is dear: its first touch faults each page in, 15 µs a
+ * 4 KiB page on the bench machine, which made storing a frame cost more than encoding it (0.25 µs).
  */
 const SPARES = 2;
 /** Frames joined and encoded together; above a pump batch (`buffer`), so `written()` usually comes first. */

@@ -16,6 +16,7 @@ export interface Message {
 /** One numbered frame, ready to encode. */
 export interface Frame {
   readonly seq: number;
+  /** frameId(streamId, seq): base64url and digits, which encoders write as they are, unescaped. */
   readonly id: string;
   readonly type: string;
   readonly data: unknown;

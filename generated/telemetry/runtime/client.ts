@@ -63,7 +63,7 @@ export interface StreamCall<M> extends AsyncIterable<M> {
 
 // `<streamId>.<seq>`: 22 base64url characters, then a sequence number from 1 (at most 15
 // digits, so always a safe integer). Tested, not matched: no match array for every message.
-const ID = /^[\w-]{22}\.[1-9]\d{0,14}$/;
+export const ID = /^[\w-]{22}\.[1-9]\d{0,14}$/;
 
 /**
  * Checks the parts of a message, `$error` or `$dropped` frame and builds it; both sources call it,

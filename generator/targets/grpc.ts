@@ -28,6 +28,7 @@ export const GRPC_RUNTIME: readonly string[] = [
   'instance-registry.ts',
   'injector.ts',
   'stream-pump.ts',
+  'grpc-binary.ts',
   'grpc-codec.ts',
   'grpc-status.ts',
   'grpc-server.ts',

@@ -9,7 +9,7 @@
 // to the HTTP/2 stream, which waits on the peer's flow-control window. The pump (shared with
 // the HTTP transports) keeps at most one batch of `buffer` messages between handler and Connect.
 
-import { createRegistry, type DescFile, type DescMessage, type DescMethod, type DescService, type Message as ProtoMessage } from '@bufbuild/protobuf';
+import { createRegistry, fromBinary, toBinary, type DescFile, type DescMessage, type DescMethod, type DescService, type Message as ProtoMessage } from '@bufbuild/protobuf';
 import { Code, ConnectError, cors as connectCors, createContextKey, createContextValues, type ConnectRouter, type HandlerContext as ConnectContext } from '@connectrpc/connect';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
 import { createServer as createHttp1Server } from 'node:http';
@@ -28,6 +28,7 @@ import {
 import { CONTROL_PATH, createControl, held, pumpStats, type Control, type InstanceStats } from './control.js';
 import { StreamError } from './errors.js';
 import { checkMessage, ContractViolation, errorData, issueText, newStreamId, startHandler, type BaseHandlerContext, type CommonRouterOptions, type ErrorData, type Message, type StreamShape } from './frames.js';
+import { compileEncoder, preEncoder } from './grpc-binary.js';
 import { createCodec, readOpenMessageJson, type CodecPlan } from './grpc-codec.js';
 import { ERROR_CODE_KEY, RETRYABLE_KEY, toConnectError } from './grpc-status.js';
 import { createInjector, type Injector } from './injector.js';
@@ -91,6 +92,12 @@ export interface RouterOptions<P = unknown> extends AuthOptions<P>, CommonRouter
 
 /** The peer's address, put in each call's context by the node adapter (Connect's context has none). */
 const REMOTE_ADDRESS = createContextKey<string | undefined>(undefined, { description: 'streamspec remote address' });
+/**
+ * Set by the adapter the router builds, whose serializer writes unknown fields and which has no
+ * interceptors: its binary calls are sent responses encoded here (grpc-binary.ts). A router a
+ * user mounts `routes` in may have either, so its calls get ordinary messages.
+ */
+const PRE_ENCODED = createContextKey(false, { description: 'streamspec pre-encoded responses' });
 
 export interface GrpcRouter {
   /** Registers the service on a Connect router (connect-express, connect-fastify, a custom one). */
@@ -278,6 +285,13 @@ export function createGrpcRouter<P = unknown>(
       return json;
     };
     const toProto = (json: Json): ProtoMessage => codec.toMessage(output, json);
+    // Responses in binary form: what a resumable stream keeps (as a latin1 string, byte for
+    // byte), and what a binary call is sent, encoded once (protobuf-es's own toBinary is the
+    // fallback for a type the compiled encoder does not cover).
+    const toBytes = compileEncoder(output) ?? ((m: ProtoMessage) => Buffer.from(toBinary(output, m)));
+    const wrap = preEncoder(output);
+    /** A stored error is a NUL, never the first byte of a message (no field is numbered 0), then its JSON. */
+    const ERROR_MARK = '\0';
     // One instance serves every heartbeat: Connect only serializes what it is given.
     const heartbeat = toProto({ seq: 0, [d.wire.heartbeat]: {} });
 
@@ -321,6 +335,8 @@ export function createGrpcRouter<P = unknown>(
     async function* serve(ctx: ConnectContext, begin: () => Promise<Begun>): AsyncGenerator<ProtoMessage> {
       const { open, messages, who, inject } = await begin();
       if (closed) throw new ConnectError('the server is shutting down', Code.Unavailable);
+      // A JSON call (application/connect+json, grpc+json, grpc-web+json) is sent messages for Connect to encode.
+      const preEncode = ctx.values.get(PRE_ENCODED) && !/json/i.test(ctx.requestHeader.get('content-type') ?? '');
       let instance: StreamInstance;
       let replay: readonly string[] = [];
       if (open.token !== undefined) {
@@ -343,8 +359,9 @@ export function createGrpcRouter<P = unknown>(
         if (open.token !== undefined) instance.live?.abort();
         ctx.responseHeader.set(STREAM_ID_HEADER, instance.streamId);
         for (const line of replay) {
-          if (line.startsWith('{"$error"')) return raise(JSON.parse(line) as StoredError);
-          yield toProto(JSON.parse(line) as Json);
+          if (line.startsWith(ERROR_MARK)) return raise(JSON.parse(line.slice(1)) as StoredError);
+          const bytes = Buffer.from(line, 'latin1');
+          yield preEncode ? wrap(bytes) : fromBinary(output, bytes);
         }
         if (instance.ended) return;
 
@@ -370,13 +387,18 @@ export function createGrpcRouter<P = unknown>(
           wake = undefined;
           w?.();
         };
-        // Text only for a stream that can be resumed; the others keep no frames, only the count.
+        // Bytes only for a stream that can be resumed; the others keep no frames, only the count.
         const keep = d.resume !== undefined;
         const frame = (m: Message, dropped: number) => {
-          const json = response(check(m, false), instance.replay.lastSeq + 1, dropped);
-          const proto = toProto(json);
-          instance.replay.append(keep ? JSON.stringify(json) : '');
-          staged.push(proto);
+          const proto = toProto(response(check(m, false), instance.replay.lastSeq + 1, dropped));
+          if (!keep && !preEncode) {
+            instance.replay.append('');
+            staged.push(proto);
+            return '';
+          }
+          const bytes = toBytes(proto);
+          instance.replay.append(keep ? bytes.toString('latin1') : '');
+          staged.push(preEncode ? wrap(bytes) : proto);
           return '';
         };
         // The pump writes every frame it encoded since its last write, so a write takes all of `staged`.
@@ -454,20 +476,20 @@ export function createGrpcRouter<P = unknown>(
             if (ctx.signal.aborted) return;
             throw new ConnectError('the call was taken over by a resumed call, or the server closed', Code.Aborted);
           }
-          let last: Json | StoredError;
           let proto: ProtoMessage | undefined;
+          let failed: StoredError | undefined;
           try {
             if (e.kind === 'error') throw e.error;
-            last = response(check(e.value ?? { type: d.terminal, data: null }, true), instance.replay.lastSeq + 1, e.dropped);
-            proto = toProto(last);
+            proto = toProto(response(check(e.value ?? { type: d.terminal, data: null }, true), instance.replay.lastSeq + 1, e.dropped));
           } catch (error) {
-            last = errorFor(error);
+            failed = errorFor(error);
           }
           // The end is kept whatever the stream's retention, so a resume ends the same way.
-          instance.replay.append(JSON.stringify(last));
+          const bytes = proto && toBytes(proto);
+          instance.replay.append(bytes ? bytes.toString('latin1') : ERROR_MARK + JSON.stringify(failed));
           instance.ended = true;
-          if (!proto) return raise(last as StoredError);
-          yield proto;
+          if (!bytes) return raise(failed!);
+          yield preEncode ? wrap(bytes) : proto!;
         } finally {
           quiet.stop();
           // Connect calls return() when the client cancels: the pump must stop pulling the handler.
@@ -548,7 +570,7 @@ export function createGrpcRouter<P = unknown>(
   };
   const adapter = connectNodeAdapter({
     routes: register,
-    contextValues: (req) => createContextValues().set(REMOTE_ADDRESS, req.socket?.remoteAddress),
+    contextValues: (req) => createContextValues().set(REMOTE_ADDRESS, req.socket?.remoteAddress).set(PRE_ENCODED, true),
   });
   const served = options.cors ? withCors(adapter, options.cors) : adapter;
   return {

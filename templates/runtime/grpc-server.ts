@@ -476,15 +476,16 @@ export function createGrpcRouter<P = unknown>(
             throw new ConnectError('the call was taken over by a resumed call, or the server closed', Code.Aborted);
           }
           let proto: ProtoMessage | undefined;
+          let bytes: Buffer | undefined;
           let failed: StoredError | undefined;
           try {
             if (e.kind === 'error') throw e.error;
             proto = toProto(response(check(e.value ?? { type: d.terminal, data: null }, true), instance.replay.lastSeq + 1, e.dropped));
+            bytes = toBytes(proto);
           } catch (error) {
             failed = errorFor(error);
           }
           // The end is kept whatever the stream's retention, so a resume ends the same way.
-          const bytes = proto && toBytes(proto);
           instance.replay.append(bytes ? bytes.toString('latin1') : ERROR_MARK + JSON.stringify(failed));
           instance.ended = true;
           if (!bytes) return raise(failed!);

@@ -349,6 +349,9 @@ function compileField(f: DescField, compiled: Map<DescMessage, { write: Fields }
   }
 }
 
+/** Above this the scratch buffer is let go after use: one huge message does not hold its size for good. */
+const KEEP_BYTES = 65_536;
+
 /**
  * The binary encoder of `desc`'s messages; undefined when it has a field kind this does not
  * cover. A message whose values toBinary would refuse (an int32 of 1.5) or read differently is
@@ -361,13 +364,16 @@ export function compileEncoder(desc: DescMessage): BinaryEncoder | undefined {
     pos = 0;
     try {
       fields.write(message as unknown as Record<string, unknown>);
-    } catch (e) {
-      if (e === UNSUPPORTED) return Buffer.from(toBinary(desc, message));
-      throw e;
+    } catch {
+      return Buffer.from(toBinary(desc, message));
     }
     // From Buffer's pool: a copy costs about what a Uint8Array's allocation alone does.
     const out = Buffer.allocUnsafe(pos);
     buf.copy(out, 0, 0, pos);
+    if (buf.length > KEEP_BYTES) {
+      buf = Buffer.allocUnsafeSlow(1024);
+      view = new DataView(buf.buffer);
+    }
     return out;
   };
 }

@@ -11,6 +11,8 @@
 // resume. Types it does not cover (maps, groups, proto2 required fields) are left to toBinary.
 
 import { create, protoInt64, ScalarType, toBinary, type DescField, type DescMessage, type Message } from '@bufbuild/protobuf';
+import { isScalarZeroValue } from '@bufbuild/protobuf/reflect';
+import { FLOAT32_MAX, WireType } from '@bufbuild/protobuf/wire';
 
 /** A message's binary form, as toBinary writes it; the Buffer is the caller's. */
 export type BinaryEncoder = (message: Message) => Buffer;
@@ -142,38 +144,38 @@ const bytes = (v: unknown) => {
 };
 
 /** Writes one value of a scalar type, without its tag; and the wire type it takes. */
-const scalar = (type: ScalarType): [write: (v: unknown) => void, wireType: number] => {
+const scalar = (type: ScalarType): [write: (v: unknown) => void, wireType: WireType] => {
   switch (type) {
     case ScalarType.DOUBLE:
-      return [fixed(8, (v) => view.setFloat64(pos, num(v), true)), 1];
+      return [fixed(8, (v) => view.setFloat64(pos, num(v), true)), WireType.Bit64];
     case ScalarType.FLOAT:
-      return [fixed(4, (v) => view.setFloat32(pos, float32(v), true)), 5];
+      return [fixed(4, (v) => view.setFloat32(pos, float32(v), true)), WireType.Bit32];
     case ScalarType.INT64:
-      return [int64(true), 0];
+      return [int64(true), WireType.Varint];
     case ScalarType.UINT64:
-      return [int64(false), 0];
+      return [int64(false), WireType.Varint];
     case ScalarType.INT32:
-      return [int32, 0];
+      return [int32, WireType.Varint];
     case ScalarType.FIXED64:
-      return [fixed(8, (v) => view.setBigUint64(pos, BigInt.asUintN(64, protoInt64.uParse(v as bigint)), true)), 1];
+      return [fixed(8, (v) => view.setBigUint64(pos, BigInt.asUintN(64, protoInt64.uParse(v as bigint)), true)), WireType.Bit64];
     case ScalarType.FIXED32:
-      return [fixed(4, (v) => view.setUint32(pos, u32(v), true)), 5];
+      return [fixed(4, (v) => view.setUint32(pos, u32(v), true)), WireType.Bit32];
     case ScalarType.BOOL:
-      return [(v) => ((ensure(1), (buf[pos++] = v ? 1 : 0))), 0];
+      return [(v) => ((ensure(1), (buf[pos++] = v ? 1 : 0))), WireType.Varint];
     case ScalarType.STRING:
-      return [utf8, 2];
+      return [utf8, WireType.LengthDelimited];
     case ScalarType.BYTES:
-      return [bytes, 2];
+      return [bytes, WireType.LengthDelimited];
     case ScalarType.UINT32:
-      return [uint32, 0];
+      return [uint32, WireType.Varint];
     case ScalarType.SFIXED32:
-      return [fixed(4, (v) => view.setInt32(pos, i32(v), true)), 5];
+      return [fixed(4, (v) => view.setInt32(pos, i32(v), true)), WireType.Bit32];
     case ScalarType.SFIXED64:
-      return [fixed(8, (v) => view.setBigInt64(pos, BigInt.asIntN(64, protoInt64.parse(v as bigint)), true)), 1];
+      return [fixed(8, (v) => view.setBigInt64(pos, BigInt.asIntN(64, protoInt64.parse(v as bigint)), true)), WireType.Bit64];
     case ScalarType.SINT32:
-      return [sint32, 0];
+      return [sint32, WireType.Varint];
     case ScalarType.SINT64:
-      return [sint64, 0];
+      return [sint64, WireType.Varint];
   }
 };
 const num = (v: unknown): number => {
@@ -181,7 +183,7 @@ const num = (v: unknown): number => {
   return v;
 };
 const float32 = (v: unknown): number => {
-  if (typeof v !== 'number' || (Number.isFinite(v) && Math.abs(v) > 3.4028234663852886e38)) throw UNSUPPORTED;
+  if (typeof v !== 'number' || (Number.isFinite(v) && Math.abs(v) > FLOAT32_MAX)) throw UNSUPPORTED;
   return v;
 };
 const i32 = (v: unknown): number => {
@@ -193,24 +195,7 @@ const u32 = (v: unknown): number => {
   return v;
 };
 
-/** Whether a scalar value is its type's zero, which implicit presence does not write (isScalarZeroValue). */
-const isZero = (type: ScalarType, v: unknown): boolean => {
-  switch (type) {
-    case ScalarType.BOOL:
-      return v === false;
-    case ScalarType.STRING:
-      return v === '';
-    case ScalarType.BYTES:
-      return v instanceof Uint8Array && v.byteLength === 0;
-    case ScalarType.DOUBLE:
-    case ScalarType.FLOAT:
-      return Object.is(v, 0);
-    default:
-      return v == 0; // 0, 0n and "0"
-  }
-};
-
-const tag = (no: number, wireType: number) => varint32(((no << 3) | wireType) >>> 0);
+const tag = (no: number, wireType: WireType) => varint32(((no << 3) | wireType) >>> 0);
 
 /** Runs `write`, then puts the length of what it wrote in front of it. */
 const delimited = (write: () => void) => {
@@ -259,7 +244,7 @@ function compileFields(desc: DescMessage, compiled: Map<DescMessage, { write: Fi
   slot.write = (m) => {
     for (let i = 0; i < writers.length; i++) writers[i]!(m);
     const unknown = m.$unknown as { no: number; wireType: number; data: Uint8Array }[] | undefined;
-    if (unknown) for (const u of unknown) (tag(u.no, u.wireType), raw(u.data));
+    if (unknown) for (const u of unknown) (tag(u.no, u.wireType as WireType), raw(u.data));
   };
   return slot;
 }
@@ -298,7 +283,7 @@ function compileField(f: DescField, compiled: Map<DescMessage, { write: Fields }
     const sub = compileFields(desc, compiled);
     if (!sub) return undefined;
     return (v) => {
-      tag(no, 2);
+      tag(no, WireType.LengthDelimited);
       delimited(() => sub.write(v as Record<string, unknown>));
     };
   };
@@ -307,13 +292,13 @@ function compileField(f: DescField, compiled: Map<DescMessage, { write: Fields }
       const [w, wireType] = scalar(f.scalar);
       return value(
         (v) => (tag(no, wireType), w(v)),
-        (v) => isZero(f.scalar, v),
+        (v) => isScalarZeroValue(f.scalar, v),
       );
     }
     case 'enum': {
       const zero = f.enum.values[0]!.number;
       return value(
-        (v) => (tag(no, 0), int32(v)),
+        (v) => (tag(no, WireType.Varint), int32(v)),
         (v) => v === zero,
       );
     }
@@ -326,7 +311,7 @@ function compileField(f: DescField, compiled: Map<DescMessage, { write: Fields }
       let packed: ((v: unknown) => void) | undefined;
       if (f.listKind === 'message') each = message(f.message, f.delimitedEncoding);
       else {
-        const [w, wireType] = f.listKind === 'enum' ? [int32, 0] : scalar(f.scalar);
+        const [w, wireType] = f.listKind === 'enum' ? [int32, WireType.Varint] : scalar(f.scalar);
         if (f.packed) packed = w;
         else each = (v) => (tag(no, wireType), w(v));
       }
@@ -336,7 +321,7 @@ function compileField(f: DescField, compiled: Map<DescMessage, { write: Fields }
         if (list.length === 0) return;
         if (each) for (let i = 0; i < list.length; i++) each(list[i]);
         else {
-          tag(no, 2);
+          tag(no, WireType.LengthDelimited);
           delimited(() => {
             for (let i = 0; i < list.length; i++) packed!(list[i]);
           });

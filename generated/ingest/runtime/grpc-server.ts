@@ -98,6 +98,8 @@ const REMOTE_ADDRESS = createContextKey<string | undefined>(undefined, { descrip
  * user mounts `routes` in may have either, so its calls get ordinary messages.
  */
 const PRE_ENCODED = createContextKey(false, { description: 'streamspec pre-encoded responses' });
+/** How a replay buffer keeps an error: a NUL, never the first byte of a message (no field is numbered 0), then its JSON. */
+const ERROR_MARK = '\0';
 
 export interface GrpcRouter {
   /** Registers the service on a Connect router (connect-express, connect-fastify, a custom one). */
@@ -290,8 +292,6 @@ export function createGrpcRouter<P = unknown>(
     // fallback for a type the compiled encoder does not cover).
     const toBytes = compileEncoder(output) ?? ((m: ProtoMessage) => Buffer.from(toBinary(output, m)));
     const wrap = preEncoder(output);
-    /** A stored error is a NUL, never the first byte of a message (no field is numbered 0), then its JSON. */
-    const ERROR_MARK = '\0';
     // One instance serves every heartbeat: Connect only serializes what it is given.
     const heartbeat = toProto({ seq: 0, [d.wire.heartbeat]: {} });
 

@@ -8,7 +8,7 @@ import { create, createFileRegistry, fromBinary, toBinary, type DescMessage, typ
 import { FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { removeWorkDirs, ROOT, workDir } from '../../test/support/tools.ts';
-import { compileEncoder, preEncoder } from './grpc-binary.ts';
+import { binaryEncoder, compileEncoder, preEncoder } from './grpc-binary.ts';
 
 type Any = any;
 
@@ -246,6 +246,12 @@ describe('compileEncoder', () => {
     expect(compileEncoder(desc('t.v1.WithMap'))).toBeUndefined();
     expect(compileEncoder(desc('t.v1.Holder'))).toBeUndefined();
     expect(compileEncoder(desc('t.v2.Req'))).toBeUndefined();
+  });
+
+  it('binaryEncoder falls back to toBinary for a type that does not compile', () => {
+    const d = desc('t.v1.Holder');
+    const m = create(d, { inner: { a: 3, m: { k: 1, j: 2 } } }) as Message;
+    expect(Buffer.from(binaryEncoder(d)(m)).toString('hex')).toBe(Buffer.from(toBinary(d, m)).toString('hex'));
   });
 });
 

@@ -362,6 +362,11 @@ export function compileEncoder(desc: DescMessage): BinaryEncoder | undefined {
   };
 }
 
+/** `desc`'s encoder: the compiled one, or toBinary itself for a type that does not compile. */
+export function binaryEncoder(desc: DescMessage): BinaryEncoder {
+  return compileEncoder(desc) ?? ((m) => Buffer.from(toBinary(desc, m)));
+}
+
 /**
  * Messages of type `desc` that toBinary writes as exactly the bytes given (a message of that
  * type, in binary form): blank ones carrying them as unknown fields. The first tag becomes the

@@ -9,7 +9,7 @@
 // to the HTTP/2 stream, which waits on the peer's flow-control window. The pump (shared with
 // the HTTP transports) keeps at most one batch of `buffer` messages between handler and Connect.
 
-import { createRegistry, fromBinary, toBinary, type DescFile, type DescMessage, type DescMethod, type DescService, type Message as ProtoMessage } from '@bufbuild/protobuf';
+import { createRegistry, fromBinary, type DescFile, type DescMessage, type DescMethod, type DescService, type Message as ProtoMessage } from '@bufbuild/protobuf';
 import { Code, ConnectError, cors as connectCors, createContextKey, createContextValues, type ConnectRouter, type HandlerContext as ConnectContext } from '@connectrpc/connect';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
 import { createServer as createHttp1Server } from 'node:http';
@@ -28,7 +28,7 @@ import {
 import { CONTROL_PATH, createControl, held, pumpStats, type Control, type InstanceStats } from './control.js';
 import { StreamError } from './errors.js';
 import { checkMessage, ContractViolation, errorData, issueText, newStreamId, startHandler, type BaseHandlerContext, type CommonRouterOptions, type ErrorData, type Message, type StreamShape } from './frames.js';
-import { compileEncoder, preEncoder } from './grpc-binary.js';
+import { binaryEncoder, preEncoder } from './grpc-binary.js';
 import { createCodec, readOpenMessageJson, type CodecPlan } from './grpc-codec.js';
 import { ERROR_CODE_KEY, RETRYABLE_KEY, toConnectError } from './grpc-status.js';
 import { createInjector, type Injector } from './injector.js';
@@ -290,7 +290,7 @@ export function createGrpcRouter<P = unknown>(
     // Responses in binary form: what a resumable stream keeps (as a latin1 string, byte for
     // byte), and what a binary call is sent, encoded once (protobuf-es's own toBinary is the
     // fallback for a type the compiled encoder does not cover).
-    const toBytes = compileEncoder(output) ?? ((m: ProtoMessage) => Buffer.from(toBinary(output, m)));
+    const toBytes = binaryEncoder(output);
     const wrap = preEncoder(output);
     // One instance serves every heartbeat: Connect only serializes what it is given.
     const heartbeat = toProto({ seq: 0, [d.wire.heartbeat]: {} });

@@ -3,10 +3,9 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   openStream,
-  toFrame,
   type ClientOptions,
   type ConnectionState,
-  type Frame,
+  type FrameSink,
   type Source,
   type StreamCallOptions,
 } from './client.ts';
@@ -112,46 +111,78 @@ async function until(cond: () => boolean, ms = 2000) {
 
 const types = (got: Msg[]) => got.map((m) => `${m.type}:${JSON.stringify(m.data)}`);
 
-describe('toFrame', () => {
-  it.each<[string, { given: Parameters<typeof toFrame>; want: Frame | 'error' }]>([
-    [
-      'message, seq from id',
-      { given: ['token', id(3), { t: 1 }], want: { seq: 3, id: id(3), type: 'token', data: { t: 1 } } },
-    ],
-    [
-      'message, seq given and equal',
-      { given: ['token', id(3), null, 3], want: { seq: 3, id: id(3), type: 'token', data: null } },
-    ],
+describe('frame checks', () => {
+  // One frame as a source hands it over, after a resume from seq 2, and then the end of the body:
+  // the message delivered (or the count dropped), or the call's StreamProtocolError.
+  async function deliver(given: Parameters<FrameSink>) {
+    const source: Source = { accept: 'x', resumeHeader: 'x', read: async (_body, frame) => frame(...given) };
+    const fetch = async () => new Response('');
+    const call = open('http://x', { source }, { resumeFrom: id(2) }, { fetch, maxAttempts: 1 });
+    return { ...(await drain(call)), dropped: call.dropped };
+  }
+
+  it.each<[string, { given: Parameters<FrameSink>; want: Msg | { count: number } | 'error' }]>([
+    ['message, seq from id', { given: ['token', id(3), { t: 1 }], want: { seq: 3, id: id(3), type: 'token', data: { t: 1 } } as Msg }],
     [
       '$error',
       {
-        given: ['$error', id(2), { code: 'X', message: 'm', retryable: true }],
-        want: { seq: 2, id: id(2), type: '$error', data: { code: 'X', message: 'm', retryable: true } },
+        given: ['$error', id(3), { code: 'X', message: 'm', retryable: true }],
+        want: { seq: 3, id: id(3), type: '$error', data: { code: 'X', message: 'm', retryable: true } } as Msg,
       },
     ],
     ['$dropped', { given: ['$dropped', undefined, { count: 4 }], want: { count: 4 } }],
-    ['seq given and different', { given: ['token', id(3), null, 4], want: 'error' }],
-    ['seq given as a string', { given: ['token', id(3), null, '3'], want: 'error' }],
-    ['seq missing (0)', { given: ['token', id(3), null, 0], want: 'error' }],
     ['seq 0 in id', { given: ['token', id(0), null], want: 'error' }],
-    ['short stream id', { given: ['token', 'abc.1', null], want: 'error' }],
+    ['short stream id', { given: ['token', 'abc.3', null], want: 'error' }],
     ['no seq in id', { given: ['token', SID, null], want: 'error' }],
-    ['a seq with a leading zero in id', { given: ['token', `${SID}.05`, null], want: 'error' }],
-    ['a seq in exponent form in id', { given: ['token', `${SID}.1e2`, null], want: 'error' }],
-    ['the seq read by the source, not the regex', { given: ['token', 'not an id', null, 4, 4], want: { seq: 4, id: 'not an id', type: 'token', data: null } }],
-    ['the source found no seq', { given: ['token', id(4), null, 4, NaN], want: 'error' }],
-    ['id not a string', { given: ['token', [id(1)], null], want: 'error' }],
-    ['no type', { given: [undefined, id(1), null], want: 'error' }],
-    ['empty type', { given: ['', id(1), null], want: 'error' }],
-    ['type not a string', { given: [5, id(1), null], want: 'error' }],
-    ['unknown reserved type', { given: ['$foo', id(1), null], want: 'error' }],
-    ['$error without code', { given: ['$error', id(1), { message: 'm' }], want: 'error' }],
-    ['$error with null data', { given: ['$error', id(1), null], want: 'error' }],
-    ['$error with a message that is not a string', { given: ['$error', id(1), { code: 'X', message: 5 }], want: 'error' }],
+    ['a seq with a leading zero in id', { given: ['token', `${SID}.03`, null], want: 'error' }],
+    ['a seq in exponent form in id', { given: ['token', `${SID}.3e0`, null], want: 'error' }],
+    // (An id the regex refuses, to show it is not run.)
+    ['the seq the source read, not the regex', { given: ['token', `${SID}.03`, null, 3], want: { seq: 3, id: `${SID}.03`, type: 'token', data: null } as Msg }],
+    ['the source found no seq', { given: ['token', id(3), null, NaN], want: 'error' }],
+    ['the source found the seq wanting (0)', { given: ['token', id(3), null, 0], want: 'error' }],
+    ['a gap', { given: ['token', id(4), null], want: 'error' }],
+    ['another stream id', { given: ['token', `${SID.slice(1)}Z.3`, null], want: 'error' }],
+    ['id not a string', { given: ['token', [id(3)], null], want: 'error' }],
+    ['no type', { given: [undefined, id(3), null], want: 'error' }],
+    ['empty type', { given: ['', id(3), null], want: 'error' }],
+    ['type not a string', { given: [5, id(3), null], want: 'error' }],
+    ['type an array', { given: [['token'], id(3), null], want: 'error' }],
+    ['unknown reserved type', { given: ['$foo', id(3), null], want: 'error' }],
+    ['$error without code', { given: ['$error', id(3), { message: 'm' }], want: 'error' }],
+    ['$error with null data', { given: ['$error', id(3), null], want: 'error' }],
+    ['$error with a message that is not a string', { given: ['$error', id(3), { code: 'X', message: 5 }], want: 'error' }],
     ['$dropped with a bad count', { given: ['$dropped', undefined, { count: 1.5 }], want: 'error' }],
-  ])('%s', (_name, { given, want }) => {
-    if (want === 'error') expect(() => toFrame(...given)).toThrow(StreamProtocolError);
-    else expect(toFrame(...given)).toEqual(want);
+    ['$dropped with null data', { given: ['$dropped', undefined, null], want: 'error' }],
+  ])('%s', async (_name, { given, want }) => {
+    const { got, err, dropped } = await deliver(given);
+    if (want === 'error') {
+      expect(err).toBeInstanceOf(StreamProtocolError);
+      expect(got).toEqual([]);
+    } else if ('count' in want) {
+      expect([got, dropped]).toEqual([[], want.count]);
+    } else if (want.type === '$error') {
+      expect(err).toMatchObject({ name: 'StreamError', code: 'X', message: 'm', retryable: true });
+      expect(got).toEqual([]);
+    } else {
+      expect(got).toEqual([want]);
+      expect(err).toBeInstanceOf(StreamInterruptedError); // the body ended without the terminal message
+    }
+  });
+
+  it('drops a replay at or below the last seq unchecked for its stream id, and checks the next', async () => {
+    const source: Source = {
+      accept: 'x',
+      resumeHeader: 'x',
+      async read(_body, frame) {
+        frame('token', `${SID.slice(1)}Z.2`, 'replayed');
+        frame('token', id(3), 'next');
+        frame('done', `${SID.slice(1)}Z.4`, null);
+      },
+    };
+    const call = open('http://x', { source }, { resumeFrom: id(2) }, { fetch: async () => new Response(''), maxAttempts: 1 });
+    const { got, err } = await drain(call);
+    expect(got.map((m) => m.data)).toEqual(['next']);
+    expect(err).toBeInstanceOf(StreamProtocolError);
   });
 });
 
@@ -597,7 +628,7 @@ describe('openStream', () => {
       resumeHeader: 'Last-Event-ID',
       async read(_body, frame, alive) {
         for (let n = 1; n < 100; reads++) {
-          for (let i = 0; i < 3; i++, n++) frame(toFrame('token', id(n), n));
+          for (let i = 0; i < 3; i++, n++) frame('token', id(n), n);
           await alive();
         }
       },

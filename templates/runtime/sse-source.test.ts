@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Frame } from './client.ts';
+import { openStream } from './client.ts';
 import { StreamProtocolError } from './errors.ts';
 import { sse } from './sse-source.ts';
 
@@ -15,19 +15,31 @@ const body = (chunks: (string | Uint8Array)[]) =>
     },
   });
 
+/** What the source hands the client for these chunks: each frame's arguments, and `retry` times. */
 async function read(chunks: (string | Uint8Array)[]) {
-  const frames: (Frame | { ms: number })[] = [];
+  const frames: unknown[] = [];
   let alive = 0;
   await sse.read(
     body(chunks),
-    (f) => frames.push(f),
+    (...f) => frames.push(f),
     async () => void alive++,
     (ms) => frames.push({ ms }),
   );
   return { frames, alive };
 }
 
-const msg = (seq: number, type: string, data: unknown) => ({ seq, id: `${SID}.${seq}`, type, data });
+/** The client's error for a body that is one frame, read by this source: its checks and the client's. */
+async function refused(text: string) {
+  const client = { baseUrl: 'http://x', fetch: async () => new Response(text), maxAttempts: 1 };
+  try {
+    for await (const _ of openStream(client, {}, '/s', 'done', 60_000, true, sse));
+  } catch (e) {
+    return e;
+  }
+}
+
+// A message as SSE hands it over: the client reads the seq from the id.
+const msg = (seq: number, type: string, data: unknown) => [type, `${SID}.${seq}`, data];
 const euro = enc.encode(`id: ${SID}.1\nevent: t\ndata: "€"\n\n`);
 const cut = euro.indexOf(0xe2) + 1; // inside the three bytes of "€"
 // Many frames in one chunk: the source feeds the parser about 1 KiB at a time, cut at line ends.
@@ -64,14 +76,14 @@ describe('sse source', () => {
       '$dropped',
       {
         given: [`event: $dropped\ndata: {"count":3}\n\nid: ${SID}.4\nevent: t\ndata: 0\n\n`],
-        want: [{ count: 3 }, msg(4, 't', 0)],
+        want: [['$dropped', undefined, { count: 3 }], msg(4, 't', 0)],
       },
     ],
     [
       '$error',
       {
         given: [`id: ${SID}.2\nevent: $error\ndata: {"code":"RATE_LIMITED","message":"slow down","retryable":true}\n\n`],
-        want: [{ seq: 2, id: `${SID}.2`, type: '$error', data: { code: 'RATE_LIMITED', message: 'slow down', retryable: true } }],
+        want: [msg(2, '$error', { code: 'RATE_LIMITED', message: 'slow down', retryable: true })],
       },
     ],
     ['an empty body', { given: [], want: [] }],
@@ -89,7 +101,7 @@ describe('sse source', () => {
     ['an unknown reserved event', `id: ${SID}.1\nevent: $heartbeat\ndata: 1\n\n`],
     ['a $dropped without a count', 'event: $dropped\ndata: {}\n\n'],
   ])('rejects %s with StreamProtocolError', async (_name, given) => {
-    await expect(read([given])).rejects.toBeInstanceOf(StreamProtocolError);
+    expect(await refused(given)).toBeInstanceOf(StreamProtocolError);
   });
 
   // A body that ends inside a frame is a connection that died: the complete frames before it
@@ -113,7 +125,7 @@ describe('sse source', () => {
     const t = performance.now();
     const { frames } = await read(chunks);
     expect(performance.now() - t).toBeLessThan(5000);
-    expect(frames).toEqual([{ seq: 1, id: `${SID}.1`, type: 't', data: text }]);
+    expect(frames).toEqual([msg(1, 't', text)]);
   });
 
   it('names what it accepts and how it resumes', () => {

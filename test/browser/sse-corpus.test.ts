@@ -5,16 +5,15 @@
 // 2. the client's SSE source (templates/runtime/sse-source.ts: TextDecoder, eventsource-parser,
 //    end-of-body check) gives the same events, fed in one chunk and one byte at a time.
 //
-// For 2 the source is run with two seams replaced, because the corpus is not our protocol (its
-// data is not JSON, its ids are not `<streamId>.<seq>`): eventsource-parser hands the source each
-// event's data JSON-encoded, so the source's JSON.parse gives back the raw string, and `toFrame`
-// (the id and type check) passes the event through. Everything that turns bytes into events runs
-// as shipped.
+// For 2 the source is run with one seam replaced, because the corpus is not our protocol (its data
+// is not JSON): eventsource-parser hands the source each event's data JSON-encoded, so the
+// source's JSON.parse gives back the raw string. The source's frames are taken as it hands them to
+// the client, before the client's id and type checks (its ids are not `<streamId>.<seq>`).
+// Everything that turns bytes into events runs as shipped.
 
 import { readFileSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { Frame } from '../../templates/runtime/client.ts';
 import { sse } from '../../templates/runtime/sse-source.ts';
 import { CASES } from '../fixtures/sse/sse-cases.mjs';
 import { launchChromium, startServer, type TestServer } from '../support/browser.ts';
@@ -25,10 +24,6 @@ vi.mock('eventsource-parser', async (importOriginal) => {
     real.createParser({ ...callbacks, onEvent: (e) => callbacks.onEvent?.({ ...e, data: JSON.stringify(e.data) }) });
   return { ...real, createParser };
 });
-vi.mock('../../templates/runtime/client.ts', async (importOriginal) => ({
-  ...(await importOriginal<typeof import('../../templates/runtime/client.ts')>()),
-  toFrame: (type: unknown, id: unknown, data: unknown): Frame => ({ seq: 0, id: id as string, type: type as string, data }),
-}));
 
 interface SeenEvent {
   readonly type: string;
@@ -126,10 +121,9 @@ async function readWithSource(bytes: Uint8Array, size: number): Promise<{ events
   });
   const events: SeenEvent[] = [];
   let lastEventId = ''; // the parser gives each event's own id; EventSource's lastEventId persists
-  const frame = (f: Frame) => {
-    if (!('seq' in f)) return;
-    if (f.id !== undefined) lastEventId = f.id;
-    events.push({ type: f.type ?? 'message', data: f.data as string, lastEventId });
+  const frame = (type: unknown, id: unknown, data: unknown) => {
+    if (id !== undefined) lastEventId = id as string;
+    events.push({ type: (type as string | undefined) ?? 'message', data: data as string, lastEventId });
   };
   try {
     await sse.read(body, frame, async () => {}, () => {});

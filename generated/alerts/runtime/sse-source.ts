@@ -3,7 +3,7 @@
 // follows the WHATWG rules; this file only maps events to frames and drops a frame cut off at the end.
 
 import { createParser } from 'eventsource-parser';
-import { toFrame, type Source } from './client.js';
+import type { Source } from './client.js';
 import { StreamProtocolError } from './errors.js';
 
 export const sse: Source = {
@@ -19,7 +19,7 @@ export const sse: Source = {
         } catch {
           throw new StreamProtocolError('bad JSON');
         }
-        frame(toFrame(e.event, e.id, d));
+        frame(e.event, e.id, d);
       },
     });
     const r = body.getReader();

@@ -33,23 +33,21 @@ export interface Source {
    * Reads the body, calling `frame` for each frame, `alive` after any bytes (heartbeats
    * included) and `retry` with a server's reconnect delay (SSE `retry:`); awaits `alive()` before
    * reading on (that is the backpressure). Resolves at end of body. Throws StreamProtocolError on
-   * a malformed frame. No signal: the client aborts the fetch, and the body then errors.
+   * a frame it cannot read; `frame` throws it for a frame that breaks the protocol. No signal: the
+   * client aborts the fetch, and the body then errors.
    */
-  read(body: ReadableStream<Uint8Array>, frame: (f: Frame) => void, alive: () => Promise<void>, retry: (ms: number) => void): Promise<void>;
+  read(body: ReadableStream<Uint8Array>, frame: FrameSink, alive: () => Promise<void>, retry: (ms: number) => void): Promise<void>;
 }
 
-export type Frame =
-  // Told apart by their fields, not a `kind`: fewer bytes in every bundle, and the message frame
-  // is the delivered message itself.
-  | {
-      readonly seq: number;
-      readonly id: string;
-      /** `$error`: a fail-fast error, its `data` checked to be `{ code, message, retryable? }`. */
-      readonly type: string;
-      readonly data: unknown;
-    }
-  /** Messages the server discarded before the next one (lossy streams). */
-  | { readonly count: number };
+/**
+ * A frame as a source read it, taken apart: positional, and no object for it, as this runs for
+ * every message. `type` `$error` is a fail-fast error, `$dropped` the count of messages the
+ * server discarded before the next one (`data`: `{ count }`, lossy streams). `n`: the seq the id
+ * holds, 0 or NaN for an id of another form; left out, it is read from the id with ID. A source
+ * whose frames also carry the seq (ndjson-source.ts) reads the id itself, and passes 0 when the
+ * two differ.
+ */
+export type FrameSink = (type: unknown, id: unknown, data: unknown, n?: number) => void;
 
 type Writable<T> = { -readonly [K in keyof T]: T[K] };
 
@@ -64,34 +62,6 @@ export interface StreamCall<M> extends AsyncIterable<M> {
 // `<streamId>.<seq>`: 22 base64url characters, then a sequence number from 1 (at most 15
 // digits, so always a safe integer). Tested, not matched: no match array for every message.
 export const ID = /^[\w-]{22}\.[1-9]\d{0,14}$/;
-
-/**
- * Checks the parts of a message, `$error` or `$dropped` frame and builds it; both sources call it,
- * so ids, sequence numbers and reserved payloads are checked in one place.
- * `seq` undefined (SSE): taken from the id; pass 0 when a frame has none (NDJSON).
- * `n`: the seq the id holds, 0 or NaN for an id of another form; a source that reads it itself
- * (ndjson-source.ts) passes it, and the regex is not run.
- */
-export const toFrame = (
-  type: unknown,
-  id: any,
-  data: any,
-  seq?: unknown,
-  // A non-string id is tested as its string form: an array holding one id passes, but its
-  // slice(23) is [], so n is 0 and the frame is refused all the same.
-  n: number = ID.test(id) ? +id.slice(23) : 0,
-): Frame => {
-  // `>>> 0` keeps a whole number from 0 to 2^32-1 as it is; a string, fraction or negative changes.
-  // (A `$dropped` frame is its data: `{ count }`.)
-  if (type == '$dropped' && data?.count >>> 0 === data?.count) return data;
-  if (typeof type == 'string' && n && (seq ?? n) === n) {
-    // An error travels as a message of type `$error` (as on the wire): one shape less in the bundle.
-    // (`> '$'`: not empty, not reserved; a contract's message names start with a letter.)
-    if (type[0]! > '$' || (type == '$error' && typeof data?.code == 'string' && typeof data.message == 'string'))
-      return { seq: n, id, type, data };
-  }
-  throw new StreamProtocolError('bad frame ' + id);
-};
 
 /**
  * One call of a stream, as the generated client describes it. Positional, not an object: the
@@ -176,29 +146,34 @@ export function openStream<M extends { type: string; id: string; data: unknown }
     stop(signal!.reason);
   }
 
-  const onFrame = (f: Frame) => {
+  // Checks a frame and delivers it; both sources call it, so ids, sequence numbers and reserved
+  // payloads are checked in one place. (A non-string id is tested as its string form: an array
+  // holding one id passes, but its slice(23) is [], so n is 0 and the frame is refused.)
+  const onFrame = (type: unknown, id: any, data: any, n: number = ID.test(id) ? +id.slice(23) : 0) => {
     if (over) return;
-    if ('count' in f) call.dropped += f.count;
-    else if (f.seq > seq) {
-      // (a frame at or below `seq` is a replay after a resume: dropped). The next frame must be
-      // the last one's successor: a seq too far is a gap, another stream id another instance's
-      // frame, and both would be silent loss. (indexOf is 0 for an id that starts with `pre`: it
-      // cost a third of startsWith, 26 against 74 ns, and this runs for every message. The text
-      // is toFrame's: fewer bytes.)
-      if (f.seq > seq + 1 || f.id.indexOf((pre ??= f.id.slice(0, 23)))) throw new StreamProtocolError('bad frame ' + f.id);
-      seq = f.seq;
-      call.lastId = lastId = f.id;
-      fails = auth = 0;
-      if (f.type == '$error') {
-        // toFrame checked the payload; StreamError reads `retryable` from it as it is.
-        const d = f.data as { code: string; message: string; retryable?: boolean };
-        throw new StreamError(d.code, d.message, d);
+    // `>>> 0` keeps a whole number from 0 to 2^32-1 as it is; a string, fraction or negative changes.
+    if (type == '$dropped' && data?.count >>> 0 === data?.count) return void (call.dropped += data.count);
+    // An error travels as a message of type `$error` (as on the wire): one shape less in the bundle.
+    // (`> '$'`: not empty, not reserved; a contract's message names start with a letter.)
+    if (typeof type == 'string' && n && (type[0]! > '$' || (type == '$error' && typeof data?.code == 'string' && typeof data.message == 'string'))) {
+      if (n <= seq) return; // a replay after a resume: dropped
+      // The next frame must be the last one's successor: a seq too far is a gap, another stream id
+      // another instance's frame, and both would be silent loss. (indexOf is 0 for an id that
+      // starts with `pre`: it cost a third of startsWith, 26 against 74 ns, and this runs for
+      // every message.)
+      if (n == seq + 1 && !id.indexOf((pre ??= id.slice(0, 23)))) {
+        seq = n;
+        call.lastId = lastId = id;
+        fails = auth = 0;
+        // StreamError reads `retryable` from the payload as it is.
+        if (type == '$error') throw new StreamError(data.code, data.message, data);
+        // M's fields, plus `seq`. Only the first message queued wakes the consumer: calling a
+        // resolver again for every message cost more than all the checks above (0.3 µs a message).
+        q.push({ seq: n, id, type, data } as unknown as M) < 2 && wake();
+        return void (type == terminal && stop());
       }
-      // M's fields, plus `seq`. Only the first message queued wakes the consumer: calling a
-      // resolver again for every message cost more than all the checks above (0.3 µs a message).
-      q.push(f as unknown as M) < 2 && wake();
-      f.type == terminal && stop();
     }
+    throw new StreamProtocolError('bad frame ' + id);
   };
 
   const loop = async () => {

@@ -620,7 +620,7 @@ describe('openStream', () => {
     expect(call.dropped).toBe(3);
   });
 
-  it('reads the body only as fast as the consumer pulls', async () => {
+  it('reads the body no more than one chunk ahead of the consumer', async () => {
     const { base } = await serve((res) => (sseHead(res), res.write('')));
     let reads = 0; // how many times the source was let go on
     const source: Source = {
@@ -640,10 +640,32 @@ describe('openStream', () => {
     await it.next();
     await it.next();
     await sleep(20);
-    expect(reads).toBe(0); // the consumer has not asked for a 4th yet
+    expect(reads).toBe(1); // all 3 taken: the next 3 are read, and no more
+    await sleep(30);
+    expect(reads).toBe(1);
     expect((await it.next()).value).toMatchObject({ data: 4 });
+    await it.next();
+    await sleep(20);
     expect(reads).toBe(1);
     await it.return!();
+  });
+  it('answers next() calls made at once in order, each with its own message', async () => {
+    const { base } = await serve(async (res) => {
+      sseHead(res);
+      for (let n = 1; n <= 3; n++) res.write(ev(n, 'token', n)), await sleep(20);
+      res.end(ev(4, 'done'));
+    });
+    const it = open(base)[Symbol.asyncIterator]();
+    // Asked for before any message came: each waits, and a wake must reach every one of them.
+    const results = await Promise.race([Promise.all(Array.from({ length: 6 }, () => it.next())), sleep(2000).then(() => 'hung')]);
+    expect(results).toMatchObject([
+      { value: { data: 1 } },
+      { value: { data: 2 } },
+      { value: { data: 3 } },
+      { value: { type: 'done' } },
+      { done: true },
+      { done: true },
+    ]);
   });
 });
 

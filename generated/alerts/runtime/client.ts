@@ -91,12 +91,20 @@ export function openStream<M extends { type: string; id: string; data: unknown }
   let ac: AbortController | undefined;
   let idle: ReturnType<typeof setTimeout> | undefined;
   // Whoever waits (the consumer for a message, the body read for the consumer) re-checks on wake.
-  // They never wait at once: one waits while `q` is empty, the other while it is not.
+  // The body read waits while `q` is not empty, the consumer while it is: who fills or empties
+  // it wakes the other. Waiters share one promise, so a wake reaches every next() waiting too.
   let wake = () => {};
   let lastId = resume ? options.resumeFrom : undefined;
   // The call is a plain object its fields are kept current on, not getters (fewer bytes). Not the
   // generator with fields added: `lastId` is written for every message, which was slower there.
-  const call: Writable<StreamCall<M>> = { [Symbol.asyncIterator]: pull, state: 'connecting', lastId, dropped: 0 };
+  const call: Writable<StreamCall<M>> & AsyncIterator<M> = {
+    [Symbol.asyncIterator]: () => call,
+    next,
+    return: async () => (stop(), { done: true }) as IteratorResult<M>,
+    state: 'connecting',
+    lastId,
+    dropped: 0,
+  };
   // The last sequence number delivered. A resumeFrom that is no id of ours needs no check here:
   // the server refuses it (RESUME_EXPIRED), or the first frame's stream id does not match `pre`.
   let seq = +lastId?.slice(23)! || 0;
@@ -113,7 +121,8 @@ export function openStream<M extends { type: string; id: string; data: unknown }
   else for (const k in request as any) for (const x of [(request as any)[k]].flat()) x != null && qs.append(k, x);
   const url = client.baseUrl.replace(/\/+$/, '') + path + (`${qs}` ? '?' + qs : '');
 
-  const wait = () => new Promise<void>((r) => (wake = r));
+  let waiting: Promise<void> | undefined;
+  const wait = () => (waiting ||= new Promise((r) => (wake = () => r((waiting = undefined)))));
   const set = (s: ConnectionState) => {
     call.state = s;
     onState?.(s);
@@ -227,19 +236,24 @@ export function openStream<M extends { type: string; id: string; data: unknown }
     }
   };
 
-  // A generator gives `return()` (a `break` in for-await) and queued `next()` calls for free.
-  async function* pull() {
-    try {
-      if (!ac && !over) loop().catch(stop); // connect lazily, on the first pull
-      while (q.length || !over)
-        if (q.length) {
-          yield q.shift()!;
-          if (!q.length) wake(); // the consumer wants more: let the body read go on
-        } else await wait();
-      if (err) throw err;
-    } finally {
-      stop();
-    }
+  // Not an async generator: its `yield` awaits the value and resumes a suspended frame, which
+  // cost 0.06-0.09 µs a message, a tenth of the NDJSON client's work. Concurrent next() calls
+  // wake together and take messages in the order they were made.
+  async function next(): Promise<IteratorResult<M>> {
+    if (!ac && !over) loop().catch(stop); // connect lazily, on the first pull
+    // Queued messages are delivered after the end too (the terminal one is queued when the call
+    // stops).
+    for (; !q.length; await wait())
+      if (over) {
+        const e = err;
+        err = 0; // thrown once: later calls are done, as for a generator that threw
+        if (e) throw e;
+        return { done: true } as IteratorResult<M>;
+      }
+    const value = q.shift()!;
+    // The last message is taken: the body read goes on (it holds one chunk's messages at most).
+    if (!q.length) wake();
+    return { value };
   }
 
   signal?.aborted ? onAbort() : signal?.addEventListener('abort', onAbort);

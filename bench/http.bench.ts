@@ -13,9 +13,11 @@
 //   reader feeds eventsource-parser each chunk whole, as a plain use of it would; the generated
 //   source feeds it pieces of about 1 KiB (the parser's cost grows with the piece: see
 //   sse-source.ts), which is a cost of the generated side's own making, not of the bench.
-//   The ratio is the median of paired runs (generated, raw, back to back, the order alternating),
-//   not the ratio of two medians: on a shared machine the load drifts between runs, and a pair
-//   sees about the same load.
+//   The ratio is the median of PAIRS paired runs (generated, raw, back to back, the order
+//   alternating), not the ratio of two medians: on a shared machine the load drifts between runs,
+//   and a pair sees about the same load. Single pairs here range over 30 points or more when a
+//   burst of load hits one side; the median of 9 pairs is moved less by two or three such pairs
+//   than the median of 5.
 // - memory: RSS growth of the generated server (a child process) under a consumer taking
 //   100 messages/s for 20 s from a producer that would run at full speed. Target: < 16 MiB.
 // - time to first message: open -> first message, median and p95 of TTFM_RUNS opens.
@@ -58,6 +60,7 @@ const log = (line: string) => process.stderr.write(`${line}\n`);
 
 const MESSAGES = 100_000; // per throughput run
 const RUNS = 5;
+const PAIRS = 9; // throughput
 const RUN_TIMEOUT_MS = 15_000;
 const TTFM_RUNS = 30;
 const RESUME_RUNS = 10;
@@ -152,7 +155,7 @@ async function rawRun(transport: 'sse' | 'ndjson', base: string): Promise<number
 
 /** The paired throughput rows; `variant` names a generated side other than the contract as it is. */
 async function throughput(transport: 'sse' | 'ndjson', g: Generated, variant?: string): Promise<void> {
-  log(`bench: throughput ${transport}${variant ? ` (${variant})` : ''}, ${RUNS} x ${MESSAGES} messages each side...`);
+  log(`bench: throughput ${transport}${variant ? ` (${variant})` : ''}, ${PAIRS} x ${MESSAGES} messages each side...`);
   const gen = await listen(g.server.createRouter(countingHandlers(MESSAGES), { authenticate: () => ({ id: 'test' }), onError: () => {} }).node);
   const raw = await listen(rawListener(transport));
   const ours: number[] = [];
@@ -161,7 +164,7 @@ async function throughput(transport: 'sse' | 'ndjson', g: Generated, variant?: s
   try {
     await within(generatedRun(g, gen.base), RUN_TIMEOUT_MS, 'warm-up'); // JIT warm-up, not counted
     await within(rawRun(transport, raw.base), RUN_TIMEOUT_MS, 'warm-up');
-    for (let i = 0; i < RUNS; i++) {
+    for (let i = 0; i < PAIRS; i++) {
       const runGen = async () => ours.push(await within(generatedRun(g, gen.base), RUN_TIMEOUT_MS, 'generated run'));
       const runRaw = async () => theirs.push(await within(rawRun(transport, raw.base), RUN_TIMEOUT_MS, 'raw run'));
       // Alternating who goes first, so neither side always runs right after the other's garbage.
@@ -177,10 +180,10 @@ async function throughput(transport: 'sse' | 'ndjson', g: Generated, variant?: s
   const b = median(theirs);
   const ratio = median(ratios);
   const name = variant ? `generated (${variant})` : 'generated';
-  rows.push({ case: `throughput, ${name}`, transport, value: Math.round(a), unit: 'msg/s', target: null, pass: null, note: `median of ${RUNS}` });
+  rows.push({ case: `throughput, ${name}`, transport, value: Math.round(a), unit: 'msg/s', target: null, pass: null, note: `median of ${PAIRS}` });
   if (!variant)
     rows.push({ case: 'throughput, raw node:http', transport, value: Math.round(b), unit: 'msg/s', target: null, pass: null, note: transport === 'sse' ? 'fetch + eventsource-parser' : 'fetch + line split' });
-  const pairs = `median of ${RUNS} paired runs; pairs ${ratios.map((r) => Math.round(r * 100)).join(', ')} %`;
+  const pairs = `median of ${PAIRS} paired runs; pairs ${ratios.map((r) => Math.round(r * 100)).join(', ')} %`;
   rows.push({
     case: `throughput, ${name} / raw`,
     transport,

@@ -80,6 +80,22 @@ describe.each<Backpressure['kind']>(['pull', 'block'])('%s', (kind) => {
     expect(end).toEqual({ kind: 'done', value: { type: 'done', data: 10 }, dropped: 0 });
   });
 
+  it('keeps writing while the sink takes writes, pausing on a macrotask by time, not after every batch', async () => {
+    const sink = fakeSink();
+    let turns = 0; // turns of the event loop, counted by a setImmediate chain
+    const turnAtWrite: number[] = [];
+    const write = sink.write;
+    sink.write = (chunk) => (turnAtWrite.push(turns), write(chunk));
+    let ticking = true;
+    const tick = () => ticking && (turns++, setImmediate(tick));
+    setImmediate(tick);
+    await pump(finite(4000), sink, { backpressure: { kind, buffer: 4 }, signal: new AbortController().signal, encode });
+    ticking = false;
+    expect(sink.writes).toHaveLength(1000);
+    // Pausing after every write of 4 frames would put each write in a turn of its own.
+    expect(new Set(turnAtWrite).size).toBeLessThan(500);
+  });
+
   it('does not starve the event loop under a producer that never waits', async () => {
     const { state, it: source } = endless();
     const ac = new AbortController();

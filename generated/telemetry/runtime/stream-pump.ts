@@ -8,7 +8,8 @@
 // - sample: the handler runs free; the latest message is kept and at most one is sent per interval.
 //
 // Frames that are ready together go out in one write (one syscall instead of many), and a
-// producer that never waits is paused on a macrotask regularly so it cannot starve the loop.
+// producer that never waits is paused on a macrotask every millisecond, so it cannot starve the
+// loop.
 // A sink may also limit how many frames it takes (WebSocket credits): then nothing is pulled or
 // sent beyond that, whatever the strategy.
 
@@ -56,6 +57,16 @@ export type PumpEnd =
 
 /** A free-running producer gets at most this many messages in before it is paused on a macrotask. */
 const MAX_SYNC_MESSAGES = 64;
+
+/**
+ * A pulled producer whose writes the socket keeps taking runs this long before it is paused on a
+ * macrotask (checked after each write of up to `buffer` frames). Pausing after every write
+ * instead costs a turn of the loop per `buffer` frames, and with both ends in one process it cuts
+ * the stream into `buffer`-sized reads: in bench/http.bench.ts the generated server and client
+ * then ran at 84-90 % of a raw node:http loop that writes until `write()` says false, and with
+ * 1 ms slices above 100 %.
+ */
+const SLICE_MS = 1;
 
 const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
@@ -115,6 +126,7 @@ export function pump(source: AsyncIterator<Message, Message | void>, sink: PumpS
     };
 
     const runPull = async () => {
+      let sliceStart = performance.now();
       let pending: string[] = [];
       const flush = () => {
         if (immediate !== undefined) clearImmediate(immediate);
@@ -133,7 +145,10 @@ export function pump(source: AsyncIterator<Message, Message | void>, sink: PumpS
         // Out of credit counts as full: the next frame could not be sent, so it is not pulled.
         if (pending.length >= Math.min(buffer, room())) {
           flush();
-          if (!blocked) await yieldToLoop();
+          if (!blocked && performance.now() - sliceStart >= SLICE_MS) {
+            await yieldToLoop();
+            sliceStart = performance.now();
+          }
           if (finished) return;
           continue;
         }

@@ -95,8 +95,8 @@ export function openStream<M extends { type: string; id: string; data: unknown }
   // it wakes the other. Waiters share one promise, so a wake reaches every next() waiting too.
   let wake = () => {};
   let lastId = resume ? options.resumeFrom : undefined;
-  // The call is a plain object its fields are kept current on, not getters (fewer bytes). Not the
-  // generator with fields added: `lastId` is written for every message, which was slower there.
+  // The call is a plain object its fields are kept current on, not getters (fewer bytes), and its
+  // own async iterator (next() below).
   const call: Writable<StreamCall<M>> & AsyncIterator<M> = {
     [Symbol.asyncIterator]: () => call,
     next,

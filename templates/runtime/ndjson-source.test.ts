@@ -1,41 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { openStream } from './client.ts';
+import { readWith, refusedBy } from '../../test/support/source.ts';
 import { StreamProtocolError } from './errors.ts';
 import { idSeq, ndjson } from './ndjson-source.ts';
 
 const SID = 'AbCdEfGhIjKlMnOpQrSt_-';
 const enc = new TextEncoder();
 
-const body = (chunks: (string | Uint8Array)[]) =>
-  new ReadableStream<Uint8Array>({
-    start(c) {
-      for (const x of chunks) c.enqueue(typeof x === 'string' ? enc.encode(x) : x);
-      c.close();
-    },
-  });
-
-/** What the source hands the client for these chunks: each frame's arguments, and `retry` times. */
-async function read(chunks: (string | Uint8Array)[]) {
-  const frames: unknown[] = [];
-  let alive = 0;
-  await ndjson.read(
-    body(chunks),
-    (...f) => frames.push(f),
-    async () => void alive++,
-    (ms) => frames.push({ ms }),
-  );
-  return { frames, alive };
-}
-
-/** The client's error for a body that is one frame, read by this source: its checks and the client's. */
-async function refused(text: string) {
-  const client = { baseUrl: 'http://x', fetch: async () => new Response(text), maxAttempts: 1 };
-  try {
-    for await (const _ of openStream(client, {}, '/s', 'done', 60_000, true, ndjson));
-  } catch (e) {
-    return e;
-  }
-}
+const read = (chunks: (string | Uint8Array)[]) => readWith(ndjson, chunks);
+const refused = (text: string) => refusedBy(ndjson, text);
 
 const line = (seq: number, type: string, data: unknown, extra = '') =>
   `{"seq":${seq},"id":"${SID}.${seq}","type":"${type}","data":${JSON.stringify(data)}${extra}}\n`;
